@@ -1,0 +1,11 @@
+// Registration of kvtier-bench subcommands; each is defined in cmd_<name>.cpp. A subcommand's
+// callback stores its exit code in *exit_code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace kvtier::bench {
+
+void add_info_command(CLI::App& app, int* exit_code);
+
+}  // namespace kvtier::bench
