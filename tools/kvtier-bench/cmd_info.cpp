@@ -6,6 +6,7 @@
 #include "common.h"
 #include "kvtier/core/error.h"
 #include "kvtier/core/units.h"
+#include "kvtier_revision.h"
 
 namespace kvtier::bench {
 namespace {

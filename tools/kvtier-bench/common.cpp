@@ -9,6 +9,7 @@
 
 #include "kvtier/core/error.h"
 #include "kvtier/core/units.h"
+#include "kvtier_revision.h"
 
 namespace kvtier::bench {
 

@@ -82,6 +82,9 @@ class Stream {
   // Runs fn on a host thread in stream order: after all work enqueued before, and before all work
   // enqueued after. If fn throws, the error is kept: later tasks of this stream are skipped, and
   // events recorded after it and synchronize() report it (synchronize() then clears it).
+  // CPU backend: each stream has its own thread, so tasks of different streams overlap. CUDA
+  // backend: tasks run on the driver's callback thread (cudaLaunchHostFunc), serialized across
+  // all streams, and may not call CUDA: keep them short; heavy host work belongs on a ThreadPool.
   virtual void host_task(std::function<void()> fn) = 0;
   // Blocks until all enqueued work is done; throws the first error since the last synchronize().
   virtual void synchronize() = 0;
