@@ -1,0 +1,65 @@
+// How the host-resident blocks of a layer are split between streaming to the GPU (over PCIe) and
+// computing on the CPU where they are (DESIGN.md, decode step 5). The split balances the two
+// times from rates measured while running:
+//   stream time  = (1 - x) * B * (1 / pcie + 1 / gpu)   (copy, then attention over the copy)
+//   cpu time     = x * B / cpu + handoff                (q to host, CPU attention, result back)
+// and x, the CPU fraction of the B host bytes of a layer, is chosen so that they are equal
+// (clamped to [0, 1]; 0 when the hand-off alone costs more than streaming everything).
+//
+// Threading: not thread-safe; the pipeline's thread owns it.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace kvtier::pipeline {
+
+// --cpu-share: auto (balanced from measured rates), off (stream everything) or a fixed fraction.
+struct CpuShare {
+  enum class Mode { kAuto, kOff, kFixed };
+  Mode mode = Mode::kAuto;
+  double fraction = 0.0;  // kFixed only, in [0, 1]
+
+  // Accepts "auto", "off" or a number in [0, 1]; InvalidArgument otherwise.
+  static CpuShare parse(std::string_view text);
+  std::string describe() const;  // "auto", "off", "0.40"
+};
+
+// Throughputs in bytes per second of KV read, and the CPU share's fixed cost per layer.
+struct Rates {
+  double pcie = 0;            // host -> device gather of layer slices
+  double cpu = 0;             // CPU attention over host blocks
+  double gpu = 0;             // GPU attention over staged blocks
+  double handoff_seconds = 0; // q to host, result back, synchronisation: per layer
+};
+
+class SplitPlanner {
+ public:
+  // `prior` seeds the rates (e.g. from the ceilings measured at start); every rate must be > 0.
+  // `smoothing` is the weight of a new observation in the running averages, in (0, 1].
+  SplitPlanner(CpuShare share, Rates prior, double smoothing = 0.25);
+
+  // The fraction of host bytes to compute on the CPU for a layer with `host_bytes` host bytes.
+  double cpu_fraction(std::size_t host_bytes) const;
+  // Of a sequence's `host_blocks` host blocks, how many the CPU computes.
+  std::size_t cpu_blocks(std::size_t host_blocks, std::size_t block_bytes) const;
+
+  // Measurements of one layer (bytes moved or read, seconds it took). Zero bytes are ignored.
+  void observe_pcie(std::size_t bytes, double seconds);
+  void observe_cpu(std::size_t bytes, double seconds);
+  void observe_gpu(std::size_t bytes, double seconds);
+  void observe_handoff(double seconds);
+
+  const Rates& rates() const { return rates_; }
+  const CpuShare& share() const { return share_; }
+
+ private:
+  static void blend(double& rate, double sample, double weight);
+
+  CpuShare share_;
+  Rates rates_;
+  double smoothing_;
+};
+
+}  // namespace kvtier::pipeline

@@ -1,0 +1,2 @@
+list(APPEND KVTIER_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/split_planner.cpp)

@@ -1,0 +1,83 @@
+#include "kvtier/pipeline/split_planner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "kvtier/core/error.h"
+
+namespace kvtier::pipeline {
+
+CpuShare CpuShare::parse(std::string_view text) {
+  if (text == "auto") return {Mode::kAuto, 0.0};
+  if (text == "off") return {Mode::kOff, 0.0};
+  const std::string s(text);
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0.0 || v > 1.0) {
+    throw InvalidArgument("--cpu-share '" + s + "': expected auto, off or a fraction in [0, 1]");
+  }
+  return {Mode::kFixed, v};
+}
+
+std::string CpuShare::describe() const {
+  if (mode == Mode::kAuto) return "auto";
+  if (mode == Mode::kOff) return "off";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", fraction);
+  return buf;
+}
+
+SplitPlanner::SplitPlanner(CpuShare share, Rates prior, double smoothing)
+    : share_(share), rates_(prior), smoothing_(smoothing) {
+  if (!(prior.pcie > 0) || !(prior.cpu > 0) || !(prior.gpu > 0) || !(prior.handoff_seconds >= 0)) {
+    throw InvalidArgument("SplitPlanner: prior rates must be positive (pcie " + std::to_string(prior.pcie) +
+                          ", cpu " + std::to_string(prior.cpu) + ", gpu " + std::to_string(prior.gpu) +
+                          " B/s) and the hand-off time non-negative");
+  }
+  if (!(smoothing > 0.0 && smoothing <= 1.0)) {
+    throw InvalidArgument("SplitPlanner: smoothing " + std::to_string(smoothing) + "; expected (0, 1]");
+  }
+}
+
+double SplitPlanner::cpu_fraction(std::size_t host_bytes) const {
+  switch (share_.mode) {
+    case CpuShare::Mode::kOff: return 0.0;
+    case CpuShare::Mode::kFixed: return share_.fraction;
+    case CpuShare::Mode::kAuto: break;
+  }
+  if (host_bytes == 0) return 0.0;
+  const double b = static_cast<double>(host_bytes);
+  const double stream_per_byte = 1.0 / rates_.pcie + 1.0 / rates_.gpu;
+  const double cpu_per_byte = 1.0 / rates_.cpu;
+  // (1 - x) b s = x b c + h  =>  x = (b s - h) / (b (s + c))
+  const double x = (b * stream_per_byte - rates_.handoff_seconds) / (b * (stream_per_byte + cpu_per_byte));
+  return std::clamp(x, 0.0, 1.0);
+}
+
+std::size_t SplitPlanner::cpu_blocks(std::size_t host_blocks, std::size_t block_bytes) const {
+  const double x = cpu_fraction(host_blocks * block_bytes);
+  return std::min(host_blocks, static_cast<std::size_t>(std::llround(x * static_cast<double>(host_blocks))));
+}
+
+void SplitPlanner::blend(double& rate, double sample, double weight) {
+  if (std::isfinite(sample) && sample > 0) rate = (1.0 - weight) * rate + weight * sample;
+}
+
+void SplitPlanner::observe_pcie(std::size_t bytes, double seconds) {
+  if (bytes > 0 && seconds > 0) blend(rates_.pcie, static_cast<double>(bytes) / seconds, smoothing_);
+}
+void SplitPlanner::observe_cpu(std::size_t bytes, double seconds) {
+  if (bytes > 0 && seconds > 0) blend(rates_.cpu, static_cast<double>(bytes) / seconds, smoothing_);
+}
+void SplitPlanner::observe_gpu(std::size_t bytes, double seconds) {
+  if (bytes > 0 && seconds > 0) blend(rates_.gpu, static_cast<double>(bytes) / seconds, smoothing_);
+}
+void SplitPlanner::observe_handoff(double seconds) {
+  if (std::isfinite(seconds) && seconds >= 0) {
+    rates_.handoff_seconds = (1.0 - smoothing_) * rates_.handoff_seconds + smoothing_ * seconds;
+  }
+}
+
+}  // namespace kvtier::pipeline
