@@ -4,9 +4,12 @@ namespace kvtier {
 
 const char* tier_name(Tier t) {
   switch (t) {
-    case Tier::kGpu: return "gpu";
-    case Tier::kHost: return "host";
-    case Tier::kDisk: return "disk";
+    case Tier::kGpu:
+      return "gpu";
+    case Tier::kHost:
+      return "host";
+    case Tier::kDisk:
+      return "disk";
   }
   return "?";
 }
