@@ -1,0 +1,84 @@
+#include "pipeline/cpu_share.h"
+
+#include <chrono>
+
+#include "kvtier/attention/cpu.h"
+
+namespace kvtier::pipeline::detail {
+
+CpuShareWorker::CpuShareWorker(int threads) : pool_(threads), thread_([this] { loop(); }) {}
+
+CpuShareWorker::~CpuShareWorker() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void CpuShareWorker::start(std::vector<Layer> layers, TransferEvent before) {
+  std::lock_guard<std::mutex> lock(mu_);
+  layers_ = std::move(layers);
+  before_ = std::move(before);
+  done_ = 0;
+  recorded_ = 0;
+  error_ = nullptr;
+  compute_seconds_ = 0;
+  has_job_ = true;
+  cv_.notify_all();
+}
+
+void CpuShareWorker::q_recorded(int layer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  recorded_ = layer + 1;
+  cv_.notify_all();
+}
+
+void CpuShareWorker::wait_layer(int layer) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return done_ > layer || error_ != nullptr; });
+  if (error_) {
+    std::rethrow_exception(error_);
+  }
+}
+
+void CpuShareWorker::loop() {
+  for (;;) {
+    std::vector<Layer> layers;
+    TransferEvent before;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || has_job_; });
+      if (stop_) return;
+      layers = layers_;
+      before = before_;
+      has_job_ = false;
+    }
+    try {
+      before.synchronize();
+      double seconds = 0;
+      for (std::size_t l = 0; l < layers.size(); ++l) {
+        {
+          std::unique_lock<std::mutex> lock(mu_);
+          cv_.wait(lock, [&] { return stop_ || recorded_ > static_cast<int>(l); });
+          if (stop_) return;
+        }
+        layers[l].q_ready->synchronize();
+        const auto t0 = std::chrono::steady_clock::now();
+        attention::decode_cpu(layers[l].args, pool_);
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::lock_guard<std::mutex> lock(mu_);
+        compute_seconds_ = seconds;
+        done_ = static_cast<int>(l) + 1;
+        cv_.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      error_ = std::current_exception();
+      cv_.notify_all();
+    }
+  }
+}
+
+}  // namespace kvtier::pipeline::detail

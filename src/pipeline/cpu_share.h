@@ -1,0 +1,58 @@
+// Internal: the CPU share of a decode step. A worker thread computes, layer by layer, partial
+// attention over host blocks once that layer's q has reached the host, and hands each result back
+// to the driving thread, which waits for it before enqueuing the layer's merge.
+#pragma once
+
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "kvtier/attention/attention.h"
+#include "kvtier/backend/backend.h"
+#include "kvtier/backend/thread_pool.h"
+#include "kvtier/transfer/transfer_event.h"
+
+namespace kvtier::pipeline::detail {
+
+class CpuShareWorker {
+ public:
+  struct Layer {
+    attention::DecodeArgs args;  // host memory
+    Event* q_ready = nullptr;    // recorded by the driving thread, then announced by q_recorded()
+  };
+
+  explicit CpuShareWorker(int threads);
+  ~CpuShareWorker();
+  CpuShareWorker(const CpuShareWorker&) = delete;
+  CpuShareWorker& operator=(const CpuShareWorker&) = delete;
+
+  // Starts a step: `before` completes once the host blocks may be read (earlier moves landed).
+  void start(std::vector<Layer> layers, TransferEvent before);
+  // The driving thread recorded layer `layer`'s q_ready event (layers in order).
+  void q_recorded(int layer);
+  // Blocks until layer `layer` is done; rethrows the step's error.
+  void wait_layer(int layer);
+  // Seconds spent computing in the last step (valid once its last layer is waited for).
+  double compute_seconds() const { return compute_seconds_; }
+  int threads() const { return pool_.size(); }
+
+ private:
+  void loop();
+
+  ThreadPool pool_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Layer> layers_;
+  TransferEvent before_;
+  bool has_job_ = false, stop_ = false;
+  int done_ = 0;      // layers finished in the current step
+  int recorded_ = 0;  // layers whose q_ready event is recorded
+  std::exception_ptr error_;
+  double compute_seconds_ = 0;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
+}  // namespace kvtier::pipeline::detail

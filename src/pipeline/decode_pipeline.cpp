@@ -1,0 +1,310 @@
+#include "kvtier/pipeline/decode_pipeline.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "kvtier/core/error.h"
+#include "kvtier/core/units.h"
+#include "kvtier/transfer/staging_ring.h"
+#include "pipeline/attention_runner.h"
+#include "pipeline/cpu_share.h"
+#include "pipeline/step_tables.h"
+
+namespace kvtier::pipeline {
+
+using Clock = std::chrono::steady_clock;
+
+void PipelineConfig::validate() const {
+  if (depth < 0 || depth > 8) {
+    throw InvalidArgument("pipeline: depth " + std::to_string(depth) + "; expected 0..8");
+  }
+  if (max_batch < 1) throw InvalidArgument("pipeline: max_batch " + std::to_string(max_batch) + "; expected >= 1");
+  if (cpu_threads < 0) throw InvalidArgument("pipeline: cpu_threads must be >= 0");
+  if (!(scale >= 0.f) || !std::isfinite(scale)) throw InvalidArgument("pipeline: scale must be finite and >= 0");
+}
+
+namespace {
+
+Rates with_defaults(Rates r) {
+  if (r.pcie <= 0) r.pcie = 25e9;
+  if (r.cpu <= 0) r.cpu = 10e9;
+  if (r.gpu <= 0) r.gpu = 1e12;
+  if (r.handoff_seconds <= 0) r.handoff_seconds = 50e-6;
+  return r;
+}
+
+}  // namespace
+
+struct DecodePipeline::Impl {
+  detail::AttentionRunner runner;
+  std::unique_ptr<StagingRing> ring;
+  std::unique_ptr<detail::CpuShareWorker> cpu;
+  Buffer partials;            // device: [2][rows][head_dim] o, then [2][rows] lse
+  Buffer cpu_q, cpu_partial;  // pinned: [layers][rows][head_dim] q; o [layers][rows][dim] + lse
+  Buffer tables_host, tables_dev;
+  std::vector<std::unique_ptr<Event>> q_ready;  // [layers]
+  std::unique_ptr<Event> gpu_start, gpu_end;
+  TransferEvent pending;  // the last applied plan
+  bool pending_moves = false;
+
+  Impl(Backend& b, int threads) : runner(b, threads) {}
+};
+
+DecodePipeline::DecodePipeline(Backend& backend, const Geometry& geometry, SlotPool& gpu, SlotPool& host,
+                               TransferEngine& engine, PipelineConfig config)
+    : backend_(backend),
+      geometry_(geometry),
+      gpu_(gpu),
+      host_(host),
+      engine_(engine),
+      config_(config),
+      planner_(config.cpu_share, with_defaults(config.prior)) {
+  geometry_.validate();
+  config_.validate();
+  if (gpu.tier() != Tier::kGpu || host.tier() != Tier::kHost) {
+    throw InvalidArgument("pipeline: expected the GPU pool and the host pool, in that order");
+  }
+  if (gpu.slot_bytes() != geometry_.slot_bytes() || host.slot_bytes() != geometry_.slot_bytes()) {
+    throw InvalidArgument("pipeline: pool slots of " + std::to_string(gpu.slot_bytes()) + " / " +
+                          std::to_string(host.slot_bytes()) + " bytes; expected " +
+                          std::to_string(geometry_.slot_bytes()) + " for " + geometry_.name);
+  }
+  if (config_.scale == 0.f) config_.scale = 1.0f / std::sqrt(static_cast<float>(geometry_.head_dim));
+  if (config_.out_dtype != DType::kF32 && config_.out_dtype != geometry_.dtype) {
+    throw InvalidArgument(std::string("pipeline: out_dtype ") + dtype_name(config_.out_dtype) + "; expected fp32 or " +
+                          dtype_name(geometry_.dtype));
+  }
+  compute_ = backend.create_stream();
+  impl_ = std::make_unique<Impl>(backend, 0);
+  if (config_.max_streamed_blocks > 0) {
+    impl_->ring = std::make_unique<StagingRing>(backend, geometry_, config_.max_streamed_blocks, config_.depth + 1);
+  }
+  const std::size_t rows = static_cast<std::size_t>(config_.max_batch) * geometry_.q_heads;
+  const std::size_t dim = static_cast<std::size_t>(geometry_.head_dim);
+  impl_->partials = backend.allocate(MemoryKind::kDevice, 2 * rows * (dim + 1) * sizeof(float));
+  if (config_.cpu_share.mode != CpuShare::Mode::kOff) {
+    const std::size_t layers = static_cast<std::size_t>(geometry_.layers);
+    impl_->cpu_q = backend.allocate(MemoryKind::kPinnedHost, layers * rows * dim * geometry_.elem_bytes());
+    impl_->cpu_partial = backend.allocate(MemoryKind::kPinnedHost, layers * rows * (dim + 1) * sizeof(float));
+    impl_->cpu = std::make_unique<detail::CpuShareWorker>(config_.cpu_threads);
+    for (int l = 0; l < geometry_.layers; ++l) impl_->q_ready.push_back(backend.create_event());
+  }
+  impl_->gpu_start = backend.create_event();
+  impl_->gpu_end = backend.create_event();
+}
+
+DecodePipeline::~DecodePipeline() {
+  try {
+    compute_->synchronize();
+  } catch (...) {  // destructors never throw; the error was reported by the step that caused it
+  }
+}
+
+std::size_t DecodePipeline::device_bytes() const {
+  std::size_t n = impl_->partials.bytes() + impl_->tables_dev.bytes();
+  if (impl_->ring) n += impl_->ring->buffer_bytes() * static_cast<std::size_t>(impl_->ring->depth());
+  return n;
+}
+
+void DecodePipeline::apply(std::span<const SlotMove> plan) {
+  if (plan.empty()) return;
+  TransferEvent ev = engine_.submit(plan);
+  if (ev.rejected()) ev.synchronize();  // throws the submission error: nothing moved
+  impl_->pending = std::move(ev);
+  impl_->pending_moves = true;
+}
+
+StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO& io) {
+  const auto t0 = Clock::now();
+  const Geometry& g = geometry_;
+  const int batch = static_cast<int>(tables.size());
+  if (batch < 1 || batch > config_.max_batch) {
+    throw InvalidArgument("decode step: batch " + std::to_string(batch) + "; expected 1.." +
+                          std::to_string(config_.max_batch) + " (PipelineConfig::max_batch)");
+  }
+  if (io.q == nullptr || io.out == nullptr) throw InvalidArgument("decode step: q and out are required");
+  std::size_t host_blocks = 0;
+  for (const BlockTable& t : tables) host_blocks += t.tier(Tier::kHost).slots.size();
+  const double x = planner_.cpu_fraction(host_blocks * g.layer_bytes());
+  Impl& m = *impl_;
+  const bool cpu_on = m.cpu != nullptr;
+  const detail::StepSplit split = detail::split_step(tables, g.block_tokens, cpu_on ? x : 0.0);
+  const std::size_t n_res = split.resident.blocks(), n_str = split.streamed.blocks(), n_cpu = split.cpu.blocks();
+  if (n_str > 0 && (!m.ring || n_str > m.ring->max_blocks())) {
+    throw InvalidArgument("decode step: " + std::to_string(n_str) + " blocks to stream; the staging buffers hold " +
+                          std::to_string(m.ring ? m.ring->max_blocks() : 0) +
+                          " (raise PipelineConfig::max_streamed_blocks)");
+  }
+
+  // Tables: built on the host, uploaded once for the whole step.
+  std::vector<void*> ring_buffers;
+  if (m.ring) {
+    for (int i = 0; i < m.ring->depth(); ++i) ring_buffers.push_back(m.ring->data(i));
+  }
+  const detail::TableImage img = detail::build_tables(split, gpu_, g, ring_buffers);
+  Stream& compute = *compute_;
+  compute.synchronize();  // the previous step's readers of the table buffers are done
+  if (m.tables_host.bytes() < img.bytes.size()) {
+    m.tables_host = backend_.allocate(MemoryKind::kPinnedHost, img.bytes.size() * 2);
+    m.tables_dev = backend_.allocate(MemoryKind::kDevice, img.bytes.size() * 2);
+  }
+  std::memcpy(m.tables_host.data(), img.bytes.data(), img.bytes.size());
+  backend_.copy_async(m.tables_dev.data(), m.tables_host.data(), img.bytes.size(), compute);
+  auto* dev = m.tables_dev.as<unsigned char>();
+  auto* hst = m.tables_host.as<unsigned char>();
+
+  TransferEvent before;
+  if (m.pending_moves) {
+    before = m.pending;
+    before.wait(compute);  // new K/V may go into slots the moves vacate
+    m.pending_moves = false;
+  }
+
+  const std::size_t rows = static_cast<std::size_t>(batch) * g.q_heads;
+  const std::size_t dim = static_cast<std::size_t>(g.head_dim);
+  const std::size_t q_layer_bytes = rows * dim * g.elem_bytes();
+  const std::size_t kv_layer_bytes = static_cast<std::size_t>(batch) * 2 * g.kv_heads * dim * g.elem_bytes();
+  const std::size_t out_layer_bytes = rows * dim * dtype_size(config_.out_dtype);
+  float* p_o = m.partials.as<float>();  // [2][rows][dim] then [2][rows]
+  const std::size_t max_rows = static_cast<std::size_t>(config_.max_batch) * g.q_heads;
+  float* p_lse = p_o + 2 * max_rows * dim;
+
+  attention::DecodeShape shape;
+  shape.batch = batch;
+  shape.q_tokens = 1;
+  shape.q_heads = g.q_heads;
+  shape.kv_heads = g.kv_heads;
+  shape.head_dim = g.head_dim;
+  shape.block_tokens = g.block_tokens;
+  shape.dtype = g.dtype;
+  shape.scale = config_.scale;
+  shape.causal = true;
+
+  // The CPU share: host tables per layer, started now, waiting for each layer's q.
+  std::vector<std::vector<const void*>> cpu_ptrs;
+  if (cpu_on && n_cpu > 0) {
+    std::vector<detail::CpuShareWorker::Layer> layers(static_cast<std::size_t>(g.layers));
+    cpu_ptrs.resize(layers.size());
+    for (int l = 0; l < g.layers; ++l) {
+      auto& ptrs = cpu_ptrs[static_cast<std::size_t>(l)];
+      for (SlotIndex s : split.cpu.slots) ptrs.push_back(host_.layer_address(s, l));
+      auto& a = layers[static_cast<std::size_t>(l)].args;
+      a.shape = shape;
+      a.q = m.cpu_q.as<unsigned char>() + static_cast<std::size_t>(l) * q_layer_bytes;
+      a.tables.blocks = ptrs.data();
+      a.tables.block_begin = split.cpu.begin.data();
+      a.tables.seq_lens = split.cpu.lens.data();
+      a.host_block_begin = split.cpu.begin;
+      a.host_seq_lens = split.cpu.lens;
+      a.o = m.cpu_partial.as<float>() + static_cast<std::size_t>(l) * max_rows * dim;
+      a.lse = m.cpu_partial.as<float>() + static_cast<std::size_t>(g.layers) * max_rows * dim +
+              static_cast<std::size_t>(l) * max_rows;
+      attention::validate(a, false);
+      layers[static_cast<std::size_t>(l)].q_ready = m.q_ready[static_cast<std::size_t>(l)].get();
+    }
+    m.cpu->start(std::move(layers), before);
+  }
+
+  // The copy side: layer l's streamed slices into the ring, d layers ahead.
+  const int d = config_.depth;
+  std::vector<int> staged(static_cast<std::size_t>(g.layers), -1);
+  auto stage = [&](int l) {
+    TransferEngine::Staged st = engine_.stage_layer(*m.ring, l, split.streamed.slots);
+    if (st.event.rejected()) st.event.synchronize();
+    staged[static_cast<std::size_t>(l)] = st.buffer;
+  };
+  if (n_str > 0) {
+    for (int l = 0; l < std::min(d, g.layers); ++l) stage(l);
+  }
+
+  StepStats stats;
+  m.gpu_start->record(compute);
+  for (int l = 0; l < g.layers; ++l) {
+    if (n_str > 0) {
+      if (d == 0) {
+        stage(l);
+      } else if (l + d < g.layers) {
+        stage(l + d);
+      }
+    }
+    if (io.layer_work) io.layer_work(l, compute);
+    const auto* q_l = static_cast<const unsigned char*>(io.q) + static_cast<std::size_t>(l) * q_layer_bytes;
+    if (io.new_kv != nullptr) {
+      detail::AppendArgs ap;
+      ap.batch = batch;
+      ap.kv_heads = g.kv_heads;
+      ap.row_bytes = dim * g.elem_bytes();
+      ap.head_bytes = g.head_bytes();
+      ap.src = static_cast<const unsigned char*>(io.new_kv) + static_cast<std::size_t>(l) * kv_layer_bytes;
+      ap.dst = reinterpret_cast<void* const*>(dev + img.append_ptrs) + static_cast<std::size_t>(l) * batch;
+      m.runner.append(ap, compute);
+    }
+    if (cpu_on && n_cpu > 0) {
+      backend_.copy_async(m.cpu_q.as<unsigned char>() + static_cast<std::size_t>(l) * q_layer_bytes, q_l,
+                          q_layer_bytes, compute);
+      m.q_ready[static_cast<std::size_t>(l)]->record(compute);
+      m.cpu->q_recorded(l);
+    }
+    std::vector<attention::PartialState> parts;
+    auto run_part = [&](int slot, const void* const* blocks, std::size_t begin_off, std::size_t lens_off) {
+      attention::DecodeArgs a;
+      a.shape = shape;
+      a.q = q_l;
+      a.tables.blocks = blocks;
+      a.tables.block_begin = reinterpret_cast<const int*>(dev + begin_off);
+      a.tables.seq_lens = reinterpret_cast<const int*>(dev + lens_off);
+      a.host_block_begin = std::span<const int>(reinterpret_cast<const int*>(hst + begin_off), batch + 1);
+      a.host_seq_lens = std::span<const int>(reinterpret_cast<const int*>(hst + lens_off), batch);
+      a.o = p_o + static_cast<std::size_t>(slot) * max_rows * dim;
+      a.lse = p_lse + static_cast<std::size_t>(slot) * max_rows;
+      m.runner.decode(a, compute);
+      parts.push_back({a.o, a.lse});
+    };
+    if (n_res > 0) {
+      run_part(0, reinterpret_cast<const void* const*>(dev + img.resident_ptrs) + static_cast<std::size_t>(l) * n_res,
+               img.resident_begin, img.resident_lens);
+    }
+    if (n_str > 0) {
+      const int buf = staged[static_cast<std::size_t>(l)];
+      m.ring->wait_full(buf, compute);
+      run_part(1, reinterpret_cast<const void* const*>(dev + img.staged_ptrs) + static_cast<std::size_t>(buf) * n_str,
+               img.streamed_begin, img.streamed_lens);
+      m.ring->release(buf, compute);
+    }
+    if (cpu_on && n_cpu > 0) {
+      const auto w0 = Clock::now();
+      m.cpu->wait_layer(l);
+      stats.cpu_wait_seconds += std::chrono::duration<double>(Clock::now() - w0).count();
+      const float* o = m.cpu_partial.as<float>() + static_cast<std::size_t>(l) * max_rows * dim;
+      const float* lse = m.cpu_partial.as<float>() + static_cast<std::size_t>(g.layers) * max_rows * dim +
+                         static_cast<std::size_t>(l) * max_rows;
+      parts.push_back({o, lse});
+    }
+    void* out = static_cast<unsigned char*>(io.out) + static_cast<std::size_t>(l) * out_layer_bytes;
+    float* out_lse = io.out_lse ? io.out_lse + static_cast<std::size_t>(l) * rows : nullptr;
+    m.runner.merge(std::move(parts), rows, g.head_dim, out, config_.out_dtype, out_lse, compute);
+  }
+  m.gpu_end->record(compute);
+  compute.synchronize();
+  if (before.rejected()) before.synchronize();
+
+  stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  stats.batch = batch;
+  stats.resident_blocks = n_res;
+  stats.streamed_blocks = n_str;
+  stats.cpu_blocks = n_cpu;
+  const std::size_t per_block = g.layer_bytes() * static_cast<std::size_t>(g.layers);
+  stats.resident_bytes = n_res * per_block;
+  stats.streamed_bytes = n_str * per_block;
+  stats.cpu_bytes = n_cpu * per_block;
+  stats.cpu_fraction = split.cpu_fraction;
+  if (cpu_on && n_cpu > 0) {
+    stats.cpu_seconds = m.cpu->compute_seconds();
+    planner_.observe_cpu(stats.cpu_bytes, stats.cpu_seconds);
+  }
+  return stats;
+}
+
+}  // namespace kvtier::pipeline

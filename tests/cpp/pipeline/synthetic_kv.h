@@ -1,0 +1,62 @@
+// Test helpers: deterministic KV and q values (a function of where they are in the model, so the
+// same token has the same bytes wherever its block lives), written into pool slots.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "kvtier/block/block_table.h"
+#include "kvtier/block/slot_pool.h"
+#include "kvtier/core/geometry.h"
+
+namespace kvtier::testing {
+
+inline std::uint64_t mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Uniform in [-1, 1), never exactly zero for all elements.
+inline float value_at(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
+  const std::uint64_t h = mix(mix(mix(a) ^ b) ^ c);
+  return static_cast<float>(static_cast<double>(h >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+}
+
+inline std::uint16_t to_bf16(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<std::uint16_t>(u >> 16);
+}
+inline float from_bf16(std::uint16_t h) {
+  const std::uint32_t u = static_cast<std::uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// K (kv = 0) or V (kv = 1) element of token `pos` of sequence key `seq`.
+inline std::uint16_t kv_value(std::uint64_t seq, std::uint64_t pos, int layer, int kv, int head, int dim) {
+  return to_bf16(value_at(seq, pos, (static_cast<std::uint64_t>(layer) << 32) | (kv << 24) | (head << 12) | dim));
+}
+
+// Writes tokens [0, tokens) of every block of `table` (sequence key `seq`) where it lives.
+inline void fill_table(const BlockTable& table, std::uint64_t seq, const Geometry& g, const SlotPool& gpu,
+                       const SlotPool& host) {
+  for (std::size_t bi = 0; bi < table.blocks.size(); ++bi) {
+    const BlockTableEntry& e = table.blocks[bi];
+    const SlotPool& pool = e.where.tier == Tier::kGpu ? gpu : host;
+    for (int l = 0; l < g.layers; ++l)
+      for (int kv = 0; kv < 2; ++kv)
+        for (int h = 0; h < g.kv_heads; ++h)
+          for (std::uint32_t t = 0; t < e.tokens; ++t) {
+            auto* row = reinterpret_cast<std::uint16_t*>(pool.element_address(e.where.slot, l, kv, h, static_cast<int>(t)));
+            const std::uint64_t pos = bi * static_cast<std::uint64_t>(g.block_tokens) + t;
+            for (int d = 0; d < g.head_dim; ++d) row[d] = kv_value(seq, pos, l, kv, h, d);
+          }
+  }
+}
+
+}  // namespace kvtier::testing
