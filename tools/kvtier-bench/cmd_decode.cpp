@@ -1,0 +1,267 @@
+// kvtier-bench decode: the streamed decode loop for a preset geometry with synthetic per-layer
+// model work, against the floors measured in the same run (device memory read, PCIe each way,
+// host memory read), checked for exactness against the same loop with all KV on the GPU.
+// Lists (comma-separated) of contexts, GPU budgets, depths and CPU shares run as a product;
+// --sweep runs the table of contexts x GPU budgets.
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "commands.h"
+#include "common.h"
+#include "decode_rig.h"
+#include "floors.h"
+#include "kvtier/core/error.h"
+#include "kvtier/core/units.h"
+
+namespace kvtier::bench {
+namespace {
+
+struct DecodeOptions {
+  CommonOptions common;
+  std::string contexts = "32768";
+  int batch = 1, steps = 16, warmup = 2;
+  std::string depths = "1";
+  std::string cpu_shares = "auto";
+  std::string weights = "auto";
+  std::uint32_t sink = 1, window = 2;
+  int threads = 0;
+  bool sweep = false, verify = true;
+  std::string floor_bytes = "1GiB";
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  if (out.empty()) throw InvalidArgument("empty list '" + s + "'");
+  return out;
+}
+
+int parse_int(const std::string& s, const char* flag) {
+  try {
+    std::size_t used = 0;
+    const long v = std::stol(s, &used, 0);
+    if (used == s.size() && v >= 0 && v <= (1L << 30)) return static_cast<int>(v);
+  } catch (const std::exception&) {
+  }
+  throw InvalidArgument(std::string(flag) + " '" + s + "': expected a non-negative integer");
+}
+
+// Model weight bytes (bf16) of the presets, for --weights auto.
+std::size_t preset_weight_bytes(const std::string& name) {
+  static const std::map<std::string, double> kParams = {
+      {"llama-3.1-8b", 8.03e9}, {"llama-3.1-70b", 70.6e9}, {"mistral-7b", 7.24e9},
+      {"qwen2.5-7b", 7.62e9},   {"smollm2-135m", 0.135e9}, {"tiny", 0}};
+  const auto it = kParams.find(name);
+  return it == kParams.end() ? 0 : static_cast<std::size_t>(it->second * 2);
+}
+
+// A GPU budget: "all" (every block), "min" (sink + window), a fraction of the KV, or a size.
+SlotIndex gpu_slots_for(const std::string& spec, SlotIndex needed, SlotIndex protect, const Geometry& g) {
+  if (spec == "all") return needed;
+  if (spec == "min") return protect;
+  if (spec.find_first_not_of("0123456789.") == std::string::npos && spec.find('.') != std::string::npos) {
+    const double f = std::stod(spec);
+    if (f < 0 || f > 1) throw InvalidArgument("--gpu-budget fraction '" + spec + "': expected 0..1");
+    return std::max(protect, static_cast<SlotIndex>(std::llround(f * needed)));
+  }
+  const std::uint64_t bytes = parse_size(spec);
+  const std::uint64_t slots = bytes / g.slot_bytes();
+  if (slots == 0) {
+    throw InvalidArgument("--gpu-budget " + spec + " is smaller than one block (" + format_size(g.slot_bytes()) + ")");
+  }
+  return static_cast<SlotIndex>(std::min<std::uint64_t>(slots, needed));
+}
+
+double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b, int dim) {
+  double worst = 0;
+  for (std::size_t r = 0; r + dim <= a.size(); r += dim) {
+    double diff = 0, mag = 0;
+    for (int d = 0; d < dim; ++d) {
+      if (!std::isfinite(a[r + d]) || !std::isfinite(b[r + d])) return INFINITY;
+      diff = std::max(diff, std::fabs(static_cast<double>(a[r + d]) - b[r + d]));
+      mag = std::max(mag, std::fabs(static_cast<double>(b[r + d])));
+    }
+    worst = std::max(worst, diff / std::max(mag, 1e-20));
+  }
+  return worst;
+}
+
+int run(DecodeOptions o) {
+  if (o.sweep) {
+    if (o.contexts == "32768") o.contexts = "8192,16384,32768,65536,131072";
+    if (o.common.gpu_budget == "0.5") o.common.gpu_budget = "all,0.75,0.5,min";
+  }
+  const Geometry g = resolve_geometry(o.common);
+  auto backend = resolve_backend(o.common);
+  ThreadPool threads(o.threads);
+  std::vector<int> contexts, depths;
+  for (const auto& s : split_list(o.contexts)) contexts.push_back(parse_int(s, "--context"));
+  for (const auto& s : split_list(o.depths)) depths.push_back(parse_int(s, "--depth"));
+  const auto budgets = split_list(o.common.gpu_budget);
+  std::vector<pipeline::CpuShare> shares;
+  for (const auto& s : split_list(o.cpu_shares)) shares.push_back(pipeline::CpuShare::parse(s));
+  const std::size_t weights = o.weights == "auto" ? preset_weight_bytes(preset(o.common.preset).name)
+                              : o.weights == "0"  ? 0
+                                                  : parse_size(o.weights);
+  std::uint64_t host_budget = 0;
+  {
+    CommonOptions c = o.common;
+    c.gpu_budget = "auto";
+    host_budget = resolve_budgets(c, *backend, g).host;
+  }
+  // Bad settings fail here, before any work.
+  for (int ctx : contexts) {
+    if (ctx < 1) throw InvalidArgument("--context must be >= 1");
+    const SlotIndex needed = blocks_per_sequence(g, ctx, o.warmup + o.steps) * static_cast<SlotIndex>(o.batch);
+    const SlotIndex protect = (o.sink + o.window) * static_cast<SlotIndex>(o.batch);
+    for (const auto& spec : budgets) {
+      const SlotIndex gs = gpu_slots_for(spec, needed, protect, g);
+      if (static_cast<std::uint64_t>(needed - std::min(needed, gs)) * g.slot_bytes() > host_budget) {
+        throw InvalidArgument("context " + std::to_string(ctx) + " x batch " + std::to_string(o.batch) + " with GPU budget " +
+                              spec + " needs " + format_size(static_cast<std::uint64_t>(needed - gs) * g.slot_bytes()) +
+                              " of host memory; --host-budget is " + format_size(host_budget));
+      }
+    }
+  }
+  for (int d : depths) {
+    if (d > 8) throw InvalidArgument("--depth " + std::to_string(d) + ": expected 0..8");
+  }
+
+  std::cout << "kvtier-bench decode: " << g.describe() << ", batch " << o.batch << ", " << o.steps << " steps, weights "
+            << format_size(weights) << "\nmeasuring floors..." << std::endl;
+  const Floors floors = measure_floors(*backend, threads, parse_size(o.floor_bytes));
+  std::cout << "floors: device read " << fixed(floors.device_read / 1e9, 1) << " GB/s, h2d " << fixed(floors.h2d / 1e9, 1)
+            << " GB/s, d2h " << fixed(floors.d2h / 1e9, 1) << " GB/s, host read " << fixed(floors.host_read / 1e9, 1)
+            << " GB/s" << std::endl;
+
+  nlohmann::json doc = result_header("decode", *backend);
+  doc["geometry"] = {{"name", g.name}, {"layers", g.layers}, {"q_heads", g.q_heads}, {"kv_heads", g.kv_heads},
+                     {"head_dim", g.head_dim}, {"dtype", dtype_name(g.dtype)}, {"block_tokens", g.block_tokens}};
+  doc["batch"] = o.batch;
+  doc["steps"] = o.steps;
+  doc["weight_bytes"] = weights;
+  doc["floors"] = floors.to_json();
+  Table t({"context", "GPU budget", "off GPU", "depth", "cpu share", "VRAM", "ms/step", "tok/s", "streamed/step",
+           "CPU/step", "floor ms", "efficiency", "vs all-GPU", "max rel err"});
+  bool all_exact = true;
+  for (int ctx : contexts) {
+    const SlotIndex needed = blocks_per_sequence(g, ctx, o.warmup + o.steps) * static_cast<SlotIndex>(o.batch);
+    const SlotIndex protect = (o.sink + o.window) * static_cast<SlotIndex>(o.batch);
+    DecodeRunConfig base;
+    base.geometry = g;
+    base.context = ctx;
+    base.batch = o.batch;
+    base.steps = o.steps;
+    base.warmup = o.warmup;
+    base.sink_blocks = o.sink;
+    base.window_blocks = o.window;
+    base.weight_bytes = weights;
+    base.pipeline.prior = {floors.h2d * 0.9, floors.host_read * 0.6, floors.device_read * 0.8, 50e-6};
+    // The all-GPU loop: the baseline of slowdown and exactness.
+    std::optional<DecodeRunResult> all;
+    try {
+      DecodeRunConfig c = base;
+      c.gpu_slots = needed;
+      c.host_slots = 0;
+      c.pipeline.cpu_share = pipeline::CpuShare::parse("off");
+      all = run_decode(*backend, threads, c);
+    } catch (const OutOfMemory& e) {
+      std::cout << "context " << ctx << ": all-GPU baseline does not fit (" << e.what() << ")" << std::endl;
+    }
+    for (const auto& spec : budgets) {
+      const SlotIndex gs = gpu_slots_for(spec, needed, protect, g);
+      for (int depth : depths) {
+        for (const auto& share : shares) {
+          DecodeRunConfig c = base;
+          c.gpu_slots = gs;
+          c.host_slots = needed - std::min(needed, gs);
+          c.pipeline.depth = depth;
+          c.pipeline.cpu_share = share;
+          const bool is_all = c.host_slots == 0;
+          const DecodeRunResult r = is_all && all ? *all : run_decode(*backend, threads, c);
+          const auto& st = r.last;
+          const double gpu_bytes = static_cast<double>(weights + st.resident_bytes + st.streamed_bytes);
+          const double floor_s = std::max({gpu_bytes / floors.device_read, st.streamed_bytes / floors.h2d,
+                                           st.cpu_bytes / floors.host_read});
+          const double eff = floor_s / r.step_seconds;
+          const double off = 1.0 - static_cast<double>(std::min(gs, needed)) / needed;
+          std::optional<double> err, slowdown;
+          if (all) {
+            err = max_rel_diff(r.outputs, all->outputs, g.head_dim);
+            slowdown = r.step_seconds / all->step_seconds;
+            if (o.verify && !(*err <= 1e-3)) all_exact = false;
+          }
+          t.add({std::to_string(ctx), spec, fixed(100 * off, 0) + "%", std::to_string(depth), share.describe(),
+                 format_size(r.vram_bytes), fixed(r.step_seconds * 1e3, 2), fixed(o.batch / r.step_seconds, 1),
+                 format_size(st.streamed_bytes), format_size(st.cpu_bytes), fixed(floor_s * 1e3, 2), fixed(eff, 3),
+                 slowdown ? fixed(*slowdown, 2) + "x" : "n/a", err ? fixed(*err, 6) : "n/a"});
+          doc["runs"].push_back({{"context", ctx}, {"gpu_budget", spec}, {"gpu_slots", gs}, {"offloaded_fraction", off},
+                                 {"depth", depth}, {"cpu_share", share.describe()}, {"cpu_fraction", st.cpu_fraction},
+                                 {"vram_bytes", r.vram_bytes}, {"step_ms", r.step_seconds * 1e3},
+                                 {"tokens_per_s", o.batch / r.step_seconds}, {"streamed_bytes", st.streamed_bytes},
+                                 {"cpu_bytes", st.cpu_bytes}, {"resident_bytes", st.resident_bytes},
+                                 {"floor_ms", floor_s * 1e3}, {"efficiency", eff},
+                                 {"slowdown_vs_all_gpu", slowdown ? nlohmann::json(*slowdown) : nlohmann::json()},
+                                 {"max_rel_err_vs_all_gpu", err ? nlohmann::json(*err) : nlohmann::json()},
+                                 {"write_back_moves", r.moves}, {"cpu_wait_ms", st.cpu_wait_seconds * 1e3},
+                                 {"cpu_rate_gbps", r.rates.cpu / 1e9}, {"setup_s", r.setup_seconds}});
+          std::cout << "context " << ctx << ", GPU budget " << spec << ", depth " << depth << ", cpu share "
+                    << share.describe() << ": " << fixed(r.step_seconds * 1e3, 2) << " ms/step, efficiency "
+                    << fixed(eff, 3) << std::endl;
+        }
+      }
+    }
+  }
+  std::cout << "\n";
+  t.print();
+  doc["exact"] = all_exact;
+  write_json(o.common.json_path, doc);
+  if (!all_exact) {
+    std::cerr << "kvtier-bench decode: tiered outputs differ from the all-GPU outputs by more than 1e-3\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_decode_command(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<DecodeOptions>();
+  o->common.gpu_budget = "0.5";
+  CLI::App* cmd = app.add_subcommand(
+      "decode", "Streamed decode steps (GPU / host / CPU share) vs the floors, checked against all-GPU outputs");
+  add_common_options(cmd, o->common);
+  cmd->get_option("--gpu-budget")
+      ->description("GPU KV budget(s), comma-separated: a fraction of the KV kept on the GPU (0.5), a size (8GiB), "
+                    "all, or min (sink + window only)");
+  cmd->add_option("--context", o->contexts, "Context length(s) in tokens, comma-separated")->capture_default_str();
+  cmd->add_option("--batch", o->batch, "Sequences decoded together")->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd->add_option("--steps", o->steps, "Timed decode steps")->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_option("--warmup", o->warmup, "Untimed steps first")->capture_default_str()->check(CLI::Range(0, 1000));
+  cmd->add_option("--depth", o->depths, "Prefetch depth(s) d: the staging ring has d + 1 buffers (0: no overlap)")
+      ->capture_default_str();
+  cmd->add_option("--cpu-share", o->cpu_shares, "CPU share(s) of the host blocks: auto, off or a fraction 0..1")
+      ->capture_default_str();
+  cmd->add_option("--weights", o->weights, "Model weight bytes read per step: auto (from the preset), 0, or a size")
+      ->capture_default_str();
+  cmd->add_option("--sink", o->sink, "First blocks of a sequence kept on the GPU")->capture_default_str();
+  cmd->add_option("--window", o->window, "Last blocks of a sequence kept on the GPU")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--threads", o->threads, "Host threads for the CPU share and set-up (0: all)")->capture_default_str();
+  cmd->add_option("--floor-bytes", o->floor_bytes, "Bytes of each floor measurement")->capture_default_str();
+  cmd->add_flag("--sweep", o->sweep,
+                "Contexts 8K..128K x GPU budgets all, 0.75, 0.5, min (unless --context / --gpu-budget are given)");
+  cmd->add_flag("!--no-verify", o->verify, "Do not fail when tiered outputs differ from all-GPU outputs");
+  cmd->callback([o, exit_code] { *exit_code = run(*o); });
+}
+
+}  // namespace kvtier::bench

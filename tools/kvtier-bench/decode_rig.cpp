@@ -1,0 +1,201 @@
+#include "decode_rig.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "attention/cpu/convert.h"
+#include "kvtier/attention/cpu.h"
+#include "kvtier/attention/gpu.h"
+#include "kvtier/block/block_manager.h"
+#include "kvtier/block/slot_pool.h"
+#include "kvtier/core/error.h"
+#include "kvtier/core/units.h"
+#include "kvtier/transfer/slot_arena.h"
+#include "kvtier/transfer/transfer_engine.h"
+
+namespace kvtier::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t splitmix(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Uniform values in [-1, 1) of `dtype` (bf16 or fp16), a function of `seed` alone.
+void fill_values(void* dst, std::size_t bytes, DType dtype, std::uint64_t seed) {
+  auto* out = static_cast<std::uint16_t*>(dst);
+  const std::size_t n = bytes / 2;
+  std::uint64_t s = seed;
+  for (std::size_t i = 0; i < n; i += 4) {
+    std::uint64_t bits = splitmix(s);
+    for (std::size_t k = i; k < std::min(n, i + 4); ++k, bits >>= 16) {
+      const float v = static_cast<float>(bits & 0xFFFF) * (2.0f / 65536.0f) - 1.0f + (1.0f / 65536.0f);
+      out[k] = dtype == DType::kBF16 ? attention::cpu::float_to_bf16(v) : attention::cpu::float_to_half(v);
+    }
+  }
+}
+
+PoolView view_of(SlotPool& p) {
+  PoolView v;
+  v.tier = p.tier();
+  v.kind = memory_kind_of(p.tier());
+  v.base = p.base();
+  v.slot_bytes = p.slot_bytes();
+  v.slots = p.slots();
+  return v;
+}
+
+std::uint64_t block_seed(std::size_t seq, std::size_t pos) { return (seq + 1) * 0x100000000ull + pos; }
+
+}  // namespace
+
+SlotIndex blocks_per_sequence(const Geometry& g, int context, int tokens_added) {
+  const std::uint64_t tokens = static_cast<std::uint64_t>(context) + static_cast<std::uint64_t>(tokens_added);
+  return static_cast<SlotIndex>((tokens + g.block_tokens - 1) / g.block_tokens);
+}
+
+DecodeRunResult run_decode(Backend& b, ThreadPool& threads, const DecodeRunConfig& c) {
+  const Geometry& g = c.geometry;
+  if (g.dtype == DType::kF32) throw InvalidArgument("decode: KV dtype fp32 is CPU-only; use bf16 or fp16");
+  if (c.context < 1 || c.batch < 1 || c.steps < 1 || c.warmup < 0) {
+    throw InvalidArgument("decode: context, batch and steps must be >= 1 (got " + std::to_string(c.context) + ", " +
+                          std::to_string(c.batch) + ", " + std::to_string(c.steps) + ")");
+  }
+  const int total_steps = c.warmup + c.steps;
+  const std::uint64_t needed = static_cast<std::uint64_t>(blocks_per_sequence(g, c.context, total_steps)) * c.batch;
+  const std::uint64_t protect = static_cast<std::uint64_t>(c.sink_blocks + c.window_blocks) * c.batch;
+  if (c.gpu_slots < protect) {
+    throw InvalidArgument("decode: GPU budget of " + std::to_string(c.gpu_slots) + " blocks (" +
+                          format_size(static_cast<std::uint64_t>(c.gpu_slots) * g.slot_bytes()) +
+                          ") is below sink + window for the batch (" + std::to_string(protect) + " blocks)");
+  }
+  if (static_cast<std::uint64_t>(c.gpu_slots) + c.host_slots < needed) {
+    throw InvalidArgument("decode: context " + std::to_string(c.context) + " x batch " + std::to_string(c.batch) +
+                          " needs " + std::to_string(needed) + " blocks (" + format_size(needed * g.slot_bytes()) +
+                          "); the GPU and host budgets hold " +
+                          std::to_string(static_cast<std::uint64_t>(c.gpu_slots) + c.host_slots));
+  }
+  const auto t_setup = Clock::now();
+  const SlotIndex host_slots = std::max<SlotIndex>(1, c.host_slots);
+  SlotPool gpu(b, Tier::kGpu, g, c.gpu_slots);
+  SlotPool host(b, Tier::kHost, g, host_slots);
+  TransferEngine engine(b, g, view_of(gpu), view_of(host));
+  BlockManagerConfig bc;
+  bc.geometry = g;
+  bc.capacity = {c.gpu_slots, host_slots, 0};
+  bc.sink_blocks = c.sink_blocks;
+  bc.window_blocks = c.window_blocks;
+  BlockManager bm(bc);
+  pipeline::PipelineConfig pc = c.pipeline;
+  pc.max_batch = c.batch;
+  pc.max_streamed_blocks = c.host_slots == 0 ? 0 : std::min<std::uint64_t>(c.host_slots, needed);
+  pipeline::DecodePipeline pipe(b, g, gpu, host, engine, pc);
+
+  // Sequences and their KV, where each block landed.
+  std::vector<SeqId> seqs;
+  std::uint64_t tok_seed = 7;
+  for (int i = 0; i < c.batch; ++i) {
+    std::vector<TokenId> prompt(static_cast<std::size_t>(c.context));
+    for (auto& t : prompt) t = static_cast<TokenId>(splitmix(tok_seed));
+    seqs.push_back(bm.create(prompt).seq);
+  }
+  pipe.apply(bm.take_plan());
+  engine.synchronize();
+  struct Fill {
+    std::size_t seq, pos;
+    SlotRef where;
+  };
+  std::vector<Fill> fills;
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    const BlockTable t = bm.block_table(seqs[i]);
+    for (std::size_t p = 0; p < t.blocks.size(); ++p) fills.push_back({i, p, t.blocks[p].where});
+  }
+  const std::size_t chunk = 32, slot = g.slot_bytes();
+  Buffer scratch = b.allocate(MemoryKind::kPinnedHost, chunk * slot);
+  auto copy = b.create_stream();
+  for (std::size_t begin = 0; begin < fills.size(); begin += chunk) {
+    const std::size_t n = std::min(chunk, fills.size() - begin);
+    threads.parallel_for(n, [&](std::size_t j) {
+      const Fill& f = fills[begin + j];
+      void* dst = f.where.tier == Tier::kHost ? static_cast<void*>(host.slot_address(f.where.slot))
+                                              : scratch.as<std::byte>() + j * slot;
+      fill_values(dst, slot, g.dtype, block_seed(f.seq, f.pos));
+    });
+    for (std::size_t j = 0; j < n; ++j) {
+      const Fill& f = fills[begin + j];
+      if (f.where.tier == Tier::kGpu) b.copy_async(gpu.slot_address(f.where.slot), scratch.as<std::byte>() + j * slot, slot, *copy);
+    }
+    copy->synchronize();
+  }
+
+  // Inputs of every step, made up front: q and the new token's K/V.
+  const std::size_t rows = static_cast<std::size_t>(c.batch) * g.q_heads;
+  const std::size_t q_step = static_cast<std::size_t>(g.layers) * rows * g.head_dim * g.elem_bytes();
+  const std::size_t kv_step = static_cast<std::size_t>(g.layers) * c.batch * 2 * g.kv_heads * g.head_dim * g.elem_bytes();
+  Buffer inputs_host = b.allocate(MemoryKind::kPinnedHost, total_steps * (q_step + kv_step));
+  threads.parallel_for(static_cast<std::size_t>(total_steps), [&](std::size_t s) {
+    fill_values(inputs_host.as<std::byte>() + s * (q_step + kv_step), q_step + kv_step, g.dtype, 0xABCDEF00ull + s);
+  });
+  Buffer inputs = b.allocate(MemoryKind::kDevice, inputs_host.bytes());
+  b.copy_async(inputs.data(), inputs_host.data(), inputs_host.bytes(), *copy);
+  const std::size_t out_bytes = static_cast<std::size_t>(g.layers) * rows * g.head_dim * sizeof(float);
+  Buffer out = b.allocate(MemoryKind::kDevice, out_bytes);
+  b.fill_async(out.data(), 0xFF, out_bytes, *copy);  // poison (NaN)
+
+  // Synthetic model work: each layer reads its share of the weights.
+  const std::size_t layer_weights = c.weight_bytes / static_cast<std::size_t>(g.layers) / 16 * 16;
+  Buffer weights, sink;
+  if (layer_weights > 0) {
+    weights = b.allocate(MemoryKind::kDevice, layer_weights);
+    b.fill_async(weights.data(), 0x11, layer_weights, *copy);
+    sink = b.allocate(MemoryKind::kDevice, 64);
+  }
+  copy->synchronize();
+  pipeline::StepIO io;
+  io.out = out.data();
+  if (layer_weights > 0) {
+    io.layer_work = [&](int, Stream& s) {
+      if (b.kind() == BackendKind::kCuda) {
+        attention::gpu_read_probe(weights.data(), layer_weights, sink.as<unsigned long long>(), s);
+      } else {
+        s.host_task([&] { *sink.as<unsigned long long>() += attention::cpu_read_probe(weights.data(), layer_weights, threads); });
+      }
+    };
+  }
+
+  DecodeRunResult r;
+  r.setup_seconds = std::chrono::duration<double>(Clock::now() - t_setup).count();
+  const std::uint64_t moves_before = bm.stats().moves_planned;
+  for (int s = 0; s < total_steps; ++s) {
+    for (SeqId id : seqs) {
+      const TokenId t = static_cast<TokenId>(splitmix(tok_seed));
+      bm.append(id, std::span<const TokenId>(&t, 1));
+    }
+    pipe.apply(bm.take_plan());
+    std::vector<BlockTable> tables;
+    for (SeqId id : seqs) tables.push_back(bm.block_table(id));
+    io.q = inputs.as<std::byte>() + static_cast<std::size_t>(s) * (q_step + kv_step);
+    io.new_kv = static_cast<const std::byte*>(io.q) + q_step;
+    const pipeline::StepStats st = pipe.step(tables, io);
+    if (s >= c.warmup) r.step_times.push_back(st.seconds);
+    r.last = st;
+  }
+  std::vector<double> sorted = r.step_times;
+  std::sort(sorted.begin(), sorted.end());
+  r.step_seconds = sorted[sorted.size() / 2];
+  r.vram_bytes = gpu.bytes() + pipe.device_bytes();
+  r.moves = bm.stats().moves_planned - moves_before;
+  r.rates = pipe.planner().rates();
+  r.outputs.resize(out_bytes / sizeof(float));
+  b.copy_async(r.outputs.data(), out.data(), out_bytes, *copy);
+  copy->synchronize();
+  return r;
+}
+
+}  // namespace kvtier::bench
