@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include "transfer/transfer_conformance.h"
+
+namespace kvtier {
+namespace {
+
+class CpuTransferTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Backend> b_ = make_backend(BackendChoice::kCpu);
+};
+
+TEST_F(CpuTransferTest, RandomMovesBothWays) {
+  for (std::uint64_t seed : {1, 2, 3}) testing::check_random_moves(*b_, {}, seed);
+}
+TEST_F(CpuTransferTest, RandomMovesOneThread) {
+  TransferConfig cfg;
+  cfg.cpu_threads = 1;
+  testing::check_random_moves(*b_, cfg, 11, 3);
+}
+TEST_F(CpuTransferTest, GatherScatter) {
+  for (std::uint64_t seed : {4, 5}) testing::check_gather_scatter(*b_, {}, seed);
+}
+TEST_F(CpuTransferTest, StagingRingInFlight) { testing::check_staging_ring(*b_, {}, 6); }
+TEST_F(CpuTransferTest, ErrorsOnTheEvent) { testing::check_errors(*b_, {}); }
+
+TEST_F(CpuTransferTest, BadConfigAndViews) {
+  const Geometry g = testing::test_geometry();
+  SlotArena gpu(*b_, Tier::kGpu, MemoryKind::kDevice, g.slot_bytes(), 4);
+  SlotArena host(*b_, Tier::kHost, MemoryKind::kPinnedHost, g.slot_bytes(), 4);
+  TransferConfig bad;
+  bad.copy_sms = 0;
+  EXPECT_THROW(TransferEngine(*b_, g, gpu.view(), host.view(), bad), InvalidArgument);
+  EXPECT_THROW(TransferEngine(*b_, g, host.view(), gpu.view()), InvalidArgument);  // tiers swapped
+  Geometry other = g;
+  other.block_tokens = 32;
+  EXPECT_THROW(TransferEngine(*b_, other, gpu.view(), host.view()), InvalidArgument);  // slot size
+  SlotArena pageable(*b_, Tier::kHost, MemoryKind::kHost, g.slot_bytes(), 4);
+  TransferConfig kernel;
+  kernel.h2d = CopyMethod::kKernel;
+  EXPECT_THROW(TransferEngine(*b_, g, gpu.view(), pageable.view(), kernel), InvalidArgument);
+  EXPECT_EQ(parse_copy_method("batch"), CopyMethod::kMemcpyBatch);
+  EXPECT_THROW(parse_copy_method("dma"), InvalidArgument);
+}
+
+TEST(TransferSetting, Parse) {
+  const TransferConfig a = parse_transfer_setting("kernel/batch@8x3+overlap");
+  EXPECT_EQ(a.h2d, CopyMethod::kKernel);
+  EXPECT_EQ(a.d2h, CopyMethod::kMemcpyBatch);
+  EXPECT_EQ(a.copy_sms, 8);
+  EXPECT_EQ(a.copy_streams, 3);
+  EXPECT_TRUE(a.prefer_overlap);
+  TransferConfig base;
+  base.copy_sms = 5;
+  const TransferConfig b = parse_transfer_setting("runs", base);
+  EXPECT_EQ(b.d2h, CopyMethod::kMemcpyRuns);
+  EXPECT_EQ(b.copy_sms, 5);
+  EXPECT_FALSE(b.prefer_overlap);
+  EXPECT_THROW(parse_transfer_setting("kernel@"), InvalidArgument);
+  EXPECT_THROW(parse_transfer_setting("batchxq"), InvalidArgument);
+  EXPECT_THROW(parse_transfer_setting("dma/batch"), InvalidArgument);
+  EXPECT_THROW(parse_transfer_setting("kernel@0"), InvalidArgument);
+}
+
+TEST_F(CpuTransferTest, EmptyBatchIsComplete) {
+  testing::TransferRig rig(*b_, testing::test_geometry(), 2, 2, {}, 1);
+  auto e = rig.engine().submit({});
+  EXPECT_TRUE(e.query());
+  e.synchronize();
+  EXPECT_EQ(e.bytes(), 0u);
+}
+
+}  // namespace
+}  // namespace kvtier
