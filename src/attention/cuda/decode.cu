@@ -1,0 +1,165 @@
+// GPU partial decode attention: checks, split planning, workspace and launch.
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "attention/cuda/decode_kernel.cuh"
+#include "backend/cuda/cuda_check.h"
+#include "kvtier/attention/gpu.h"
+#include "kvtier/core/error.h"
+
+namespace kvtier::attention {
+namespace {
+
+constexpr int kMaxSplits = 256;
+
+template <int D, class T, bool kDeep>
+int occupancy() {
+  static int blocks = [] {
+    using Tr = cuda::Traits<D, kDeep>;
+    const auto kernel = cuda::decode_kernel<D, T, kDeep>;
+    KVT_CUDA_CHECK(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmemBytes));
+    // All of L1 as shared memory, so two CTAs (two pipelines) fit on an SM where the card allows.
+    KVT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                        cudaSharedmemCarveoutMaxShared));
+    int n = 0;
+    KVT_CUDA_CHECK(
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, Tr::kThreads, Tr::kSmemBytes));
+    return std::max(1, n);
+  }();
+  return blocks;
+}
+
+struct Launch {
+  int tile = 0, occupancy = 0;
+  void (*run)(const cuda::DecodeParams&, dim3, cudaStream_t) = nullptr;
+};
+
+template <int D, class T, bool kDeep>
+Launch launch_for() {
+  using Tr = cuda::Traits<D, kDeep>;
+  Launch l;
+  l.tile = Tr::kTile;
+  l.occupancy = occupancy<D, T, kDeep>();
+  l.run = [](const cuda::DecodeParams& p, dim3 grid, cudaStream_t s) {
+    cuda::decode_kernel<D, T, kDeep><<<grid, Tr::kThreads, Tr::kSmemBytes, s>>>(p);
+    KVT_CUDA_CHECK_LAUNCH();
+  };
+  return l;
+}
+
+// The deep-pipeline variant (KVTIER_ATTN_GPU_DEEP=1, read once) where the card has the shared
+// memory for it; otherwise the default, which runs on every target (sm_80..sm_90).
+template <int D, class T>
+Launch launch_for() {
+  static const bool deep = [] {
+    const char* e = std::getenv("KVTIER_ATTN_GPU_DEEP");
+    if (!e || std::string(e) != "1") return false;
+    int device = 0, optin = 0;
+    KVT_CUDA_CHECK(cudaGetDevice(&device));
+    KVT_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    return optin >= cuda::Traits<D, true>::kSmemBytes + 1024;
+  }();
+  return deep ? launch_for<D, T, true>() : launch_for<D, T, false>();
+}
+
+template <class T>
+Launch launch_for_dim(int d) {
+  switch (d) {
+    case 64:
+      return launch_for<64, T>();
+    case 80:
+      return launch_for<80, T>();
+    case 96:
+      return launch_for<96, T>();
+    case 128:
+      return launch_for<128, T>();
+    case 256:
+      return launch_for<256, T>();
+  }
+  throw InvalidArgument("attention: head_dim " + std::to_string(d) + " has no GPU kernel");
+}
+
+}  // namespace
+
+GpuDecoder::GpuDecoder(Backend& backend) : backend_(backend) {
+  if (backend.kind() != BackendKind::kCuda) {
+    throw CudaError("GpuDecoder needs the CUDA backend; got the " +
+                    std::string(backend_name(backend.kind())) + " backend");
+  }
+  sms_ = std::max(1, backend.device().multiprocessors);
+}
+
+GpuDecoder::~GpuDecoder() = default;
+
+void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
+  validate(a, true);
+  const DecodeShape& s = a.shape;
+  const Launch l = s.dtype == DType::kBF16 ? launch_for_dim<__nv_bfloat16>(s.head_dim)
+                                           : launch_for_dim<__half>(s.head_dim);
+  const int rows = s.q_tokens * s.group(), m_tiles = (rows + 15) / 16;
+  const auto lens = a.host_seq_lens;
+  long long total_tiles = 0;
+  for (int len : lens) total_tiles += (len + l.tile - 1) / l.tile;
+  total_tiles *= static_cast<long long>(s.kv_heads) * m_tiles;
+  const long long slots = static_cast<long long>(sms_) * l.occupancy;
+
+  cuda::DecodeParams p{};
+  p.chunk_tiles = static_cast<int>(std::max<long long>(1, (total_tiles + slots - 1) / slots));
+  p.fixed_splits = forced_splits_;
+  p.max_splits = kMaxSplits;
+  int max_splits = 1;
+  for (int len : lens) {
+    int splits, per;
+    cuda::plan_splits((len + l.tile - 1) / l.tile, p.chunk_tiles, p.fixed_splits, p.max_splits,
+                      &splits, &per);
+    max_splits = std::max(max_splits, splits);
+  }
+  last_splits_ = max_splits;
+
+  const std::size_t rows_total = s.rows();
+  if (max_splits > 1) {
+    const std::size_t counters =
+        static_cast<std::size_t>(s.batch) * s.kv_heads * m_tiles * sizeof(unsigned);
+    const std::size_t counter_bytes = (counters + 255) / 256 * 256;
+    const std::size_t part_bytes =
+        static_cast<std::size_t>(max_splits) * rows_total * (s.head_dim + 1) * 4;
+    if (counter_bytes > counter_bytes_ || counter_bytes_ + part_bytes > workspace_.bytes()) {
+      const std::size_t keep_counters = std::max(counter_bytes, counter_bytes_);
+      const std::size_t want =
+          keep_counters + std::max(part_bytes, workspace_.bytes() > counter_bytes_
+                                                   ? workspace_.bytes() - counter_bytes_
+                                                   : std::size_t{0});
+      stream.synchronize();  // the old workspace may be in use
+      workspace_ = backend_.allocate(MemoryKind::kDevice, want);
+      counter_bytes_ = keep_counters;
+      backend_.fill_async(workspace_.data(), 0, counter_bytes_, stream);
+    }
+    auto* base = static_cast<unsigned char*>(workspace_.data());
+    p.counters = reinterpret_cast<unsigned*>(base);
+    p.part_lse = reinterpret_cast<float*>(base + counter_bytes_);
+    p.part_o = p.part_lse + static_cast<std::size_t>(max_splits) * rows_total;
+  }
+  p.q = a.q;
+  p.blocks = a.tables.blocks;
+  p.block_begin = a.tables.block_begin;
+  p.seq_lens = a.tables.seq_lens;
+  p.o = a.o;
+  p.lse = a.lse;
+  p.head_bytes = static_cast<long long>(s.head_bytes());
+  p.q_tokens = s.q_tokens;
+  p.q_heads = s.q_heads;
+  p.kv_heads = s.kv_heads;
+  p.group = s.group();
+  p.rows = rows;
+  p.m_tiles = m_tiles;
+  p.block_tokens = s.block_tokens;
+  p.rows_total = static_cast<int>(rows_total);
+  p.scale_log2 = s.scale * detail::kLog2e;
+  p.causal = s.causal ? 1 : 0;
+  const dim3 grid(m_tiles * s.kv_heads, max_splits, s.batch);
+  l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()));
+}
+
+}  // namespace kvtier::attention

@@ -1,0 +1,36 @@
+// Test helper: a Problem copied to the GPU (same block offsets), run with GpuDecoder into poisoned
+// outputs, results copied back.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "attention/problem.h"
+#include "kvtier/attention/gpu.h"
+#include "kvtier/backend/backend.h"
+
+namespace kvtier::attention::test {
+
+struct GpuRun {
+  std::vector<float> o, lse;
+  int splits = 0;
+};
+
+class GpuHarness {
+ public:
+  GpuHarness();
+  Backend& backend() { return *backend_; }
+  Stream& stream() { return *stream_; }
+  // Copies p to the device, poisons o / lse (NaN bytes), runs, copies back.
+  GpuRun run(const Problem& p, int forced_splits = 0);
+  // Device copy of host floats.
+  Buffer upload(const void* data, std::size_t bytes);
+  void download(void* dst, const void* src, std::size_t bytes);
+
+ private:
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Stream> stream_;
+  std::unique_ptr<GpuDecoder> decoder_;
+};
+
+}  // namespace kvtier::attention::test

@@ -1,0 +1,446 @@
+// kvtier-bench attention: partial decode attention (GPU or CPU kernel) over paged blocks of
+// random data, verified against the fp64 reference, timed against the same run's read ceiling
+// (a plain read of the same bytes: GPU read kernel, or all host threads).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "attention/cpu/convert.h"
+#include "commands.h"
+#include "common.h"
+#include "kvtier/attention/cpu.h"
+#include "kvtier/attention/gpu.h"
+#include "kvtier/attention/reference.h"
+#include "kvtier/core/error.h"
+#include "kvtier/core/units.h"
+
+namespace kvtier::bench {
+namespace {
+
+using namespace kvtier::attention;
+
+struct AttnOptions {
+  CommonOptions common;
+  int context = 32768, batch = 1, q_tokens = 1, iters = 0, reps = 5, threads = 0, splits = 0;
+  int verify_seqs = 4, verify_heads = 2;
+  bool verify = true, causal = true;
+  std::string isa = "auto";
+  std::string layout = "shuffled";
+};
+
+struct HostData {
+  DecodeShape shape;
+  std::vector<unsigned char> pool;   // blocks in shuffled order
+  std::vector<std::size_t> offsets;  // [total_blocks] offset of each table entry
+  std::vector<const void*> blocks;   // host addresses
+  std::vector<int> block_begin, seq_lens;
+  std::vector<unsigned char> q;
+  std::size_t kv_bytes = 0;  // bytes of K and V the call reads
+};
+
+std::uint64_t splitmix(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Uniform values in [-amp, amp), never zero, in `t`.
+void fill_random(unsigned char* dst, std::size_t n, DType t, float amp, std::uint64_t seed) {
+  std::uint64_t s = seed;
+  for (std::size_t i = 0; i < n; i += 4) {
+    std::uint64_t bits = splitmix(s);
+    for (std::size_t k = i; k < std::min(n, i + 4); ++k, bits >>= 16) {
+      float v = (static_cast<float>(bits & 0xffff) / 32768.f - 1.f) * amp;
+      if (v == 0.f) v = 0.5f * amp;
+      attention::cpu::store_float(v, dst, k, t);
+    }
+  }
+}
+
+HostData make_data(const Geometry& g, const AttnOptions& o, ThreadPool& pool) {
+  HostData d;
+  DecodeShape& s = d.shape;
+  s.batch = o.batch;
+  s.q_tokens = o.q_tokens;
+  s.q_heads = g.q_heads;
+  s.kv_heads = g.kv_heads;
+  s.head_dim = g.head_dim;
+  s.block_tokens = g.block_tokens;
+  s.dtype = g.dtype;
+  s.scale = 1.f / std::sqrt(static_cast<float>(g.head_dim));
+  s.causal = o.causal;
+  const int per_seq = (o.context + g.block_tokens - 1) / g.block_tokens;
+  const std::size_t nblocks = static_cast<std::size_t>(per_seq) * o.batch;
+  d.block_begin.push_back(0);
+  for (int b = 0; b < o.batch; ++b) {
+    d.seq_lens.push_back(o.context);
+    d.block_begin.push_back(d.block_begin.back() + per_seq);
+  }
+  const std::size_t lb = s.layer_bytes();
+  std::vector<std::size_t> slot(nblocks);
+  std::iota(slot.begin(), slot.end(), 0);
+  if (o.layout == "shuffled") {
+    std::shuffle(slot.begin(), slot.end(),
+                 std::mt19937_64(42));  // paged: table order != memory order
+  } else if (o.layout != "ordered") {
+    throw InvalidArgument("--layout " + o.layout + "; expected shuffled or ordered");
+  }
+  d.pool.resize(nblocks * lb);
+  for (std::size_t i = 0; i < nblocks; ++i) d.offsets.push_back(slot[i] * lb);
+  const std::size_t elems = lb / dtype_size(s.dtype);
+  pool.parallel_for(nblocks, [&](std::size_t i) {
+    fill_random(d.pool.data() + i * lb, elems, s.dtype, 1.f, 1000 + i);
+  });
+  for (auto off : d.offsets) d.blocks.push_back(d.pool.data() + off);
+  d.q.resize(s.q_elems() * dtype_size(s.dtype));
+  fill_random(d.q.data(), s.q_elems(), s.dtype, 2.f, 7);
+  d.kv_bytes = static_cast<std::size_t>(o.context) * o.batch * s.kv_heads * 2 * s.head_dim *
+               dtype_size(s.dtype);
+  return d;
+}
+
+DecodeArgs host_args(const HostData& d, float* o, float* lse) {
+  DecodeArgs a;
+  a.shape = d.shape;
+  a.q = d.q.data();
+  a.tables = {d.blocks.data(), d.block_begin.data(), d.seq_lens.data()};
+  a.host_block_begin = d.block_begin;
+  a.host_seq_lens = d.seq_lens;
+  a.o = o;
+  a.lse = lse;
+  return a;
+}
+
+struct VerifyResult {
+  double o_rel = 0, lse_abs = 0;
+  int bad = 0, rows = 0;
+  bool ok = true;
+};
+
+// Compares sampled sequences and kv heads with the fp64 reference (in parallel).
+VerifyResult verify(const HostData& d, const std::vector<float>& o, const std::vector<float>& lse,
+                    const AttnOptions& opt, ThreadPool& pool) {
+  const DecodeShape& s = d.shape;
+  std::vector<std::pair<int, int>> picks;
+  const int seq_step = std::max(1, s.batch / std::max(1, opt.verify_seqs));
+  const int head_step = std::max(1, s.kv_heads / std::max(1, opt.verify_heads));
+  for (int b = 0; b < s.batch; b += seq_step) {
+    for (int h = (b / seq_step) % head_step; h < s.kv_heads; h += head_step)
+      picks.push_back({b, h});
+  }
+  std::vector<VerifyResult> res(picks.size());
+  std::vector<float> dummy(1);
+  const DecodeArgs a = host_args(d, dummy.data(), dummy.data());
+  pool.parallel_for(picks.size(), [&](std::size_t i) {
+    const auto [b, h] = picks[i];
+    const ReferenceHead ref = reference_head(a, b, h);
+    const int g = s.group(), dim = s.head_dim;
+    VerifyResult& r = res[i];
+    for (int t = 0; t < s.q_tokens; ++t) {
+      for (int k = 0; k < g; ++k) {
+        const std::size_t row =
+            (static_cast<std::size_t>(b) * s.q_tokens + t) * s.q_heads + h * g + k;
+        const std::size_t rr = static_cast<std::size_t>(t) * g + k;
+        double max_ref = 0, max_err = 0;
+        bool bad = std::isnan(lse[row]);
+        for (int x = 0; x < dim; ++x) {
+          const double v = o[row * dim + x], rv = ref.o[rr * dim + x];
+          if (!std::isfinite(v)) bad = true;
+          max_ref = std::max(max_ref, std::abs(rv));
+          max_err = std::max(max_err, std::abs(v - rv));
+        }
+        ++r.rows;
+        if (std::isinf(ref.lse[rr])) {
+          bad = bad || !(std::isinf(lse[row]) && lse[row] < 0) || max_err != 0;
+        } else if (!bad) {
+          r.o_rel = std::max(r.o_rel, max_ref > 0 ? max_err / max_ref : max_err);
+          r.lse_abs = std::max(r.lse_abs, std::abs(lse[row] - ref.lse[rr]));
+        }
+        r.bad += bad ? 1 : 0;
+      }
+    }
+  });
+  VerifyResult out;
+  for (const auto& r : res) {
+    out.o_rel = std::max(out.o_rel, r.o_rel);
+    out.lse_abs = std::max(out.lse_abs, r.lse_abs);
+    out.bad += r.bad;
+    out.rows += r.rows;
+  }
+  const double tol = s.dtype == DType::kF32 ? 1e-5 : 2e-3;
+  out.ok = out.bad == 0 && out.o_rel <= tol && out.lse_abs <= 1e-3;
+  return out;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Timing {
+  double attn_s = 0, ceiling_s = 0;
+  int splits = 0, copies = 1;
+  std::string isa;
+};
+
+// GPU: KV in device memory, rotated over enough copies that repeated runs do not hit in L2.
+Timing time_gpu(Backend& be, const HostData& d, const AttnOptions& opt, std::vector<float>& o_host,
+                std::vector<float>& lse_host) {
+  const DecodeShape& s = d.shape;
+  const std::unique_ptr<Stream> st_owner = be.create_stream();
+  Stream& st = *st_owner;
+  const std::size_t l2 = std::max<std::size_t>(be.device().l2_bytes, 50ull << 20);
+  const int copies = static_cast<int>(
+      std::clamp<std::size_t>((4 * l2 + d.pool.size() - 1) / d.pool.size(), 1, 64));
+  std::vector<Buffer> pools, tables;
+  Buffer begin = be.allocate(MemoryKind::kDevice, d.block_begin.size() * 4);
+  Buffer lens = be.allocate(MemoryKind::kDevice, d.seq_lens.size() * 4);
+  Buffer q = be.allocate(MemoryKind::kDevice, d.q.size());
+  Buffer o = be.allocate(MemoryKind::kDevice, s.q_elems() * 4),
+         lse = be.allocate(MemoryKind::kDevice, s.rows() * 4);
+  Buffer sink = be.allocate(MemoryKind::kDevice, 64);
+  be.copy_async(begin.data(), d.block_begin.data(), begin.bytes(), st);
+  be.copy_async(lens.data(), d.seq_lens.data(), lens.bytes(), st);
+  be.copy_async(q.data(), d.q.data(), q.bytes(), st);
+  std::vector<std::vector<const void*>> ptrs(copies);
+  for (int c = 0; c < copies; ++c) {
+    pools.push_back(be.allocate(MemoryKind::kDevice, d.pool.size()));
+    be.copy_async(pools[c].data(), d.pool.data(), d.pool.size(), st);
+    for (auto off : d.offsets) ptrs[c].push_back(static_cast<const char*>(pools[c].data()) + off);
+    tables.push_back(be.allocate(MemoryKind::kDevice, ptrs[c].size() * sizeof(void*)));
+    be.copy_async(tables[c].data(), ptrs[c].data(), tables[c].bytes(), st);
+  }
+  st.synchronize();
+  GpuDecoder dec(be);
+  dec.force_splits(opt.splits);
+  auto args_for = [&](int c) {
+    DecodeArgs a;
+    a.shape = s;
+    a.q = q.data();
+    a.tables = {tables[c].as<const void*>(), begin.as<int>(), lens.as<int>()};
+    a.host_block_begin = d.block_begin;
+    a.host_seq_lens = d.seq_lens;
+    a.o = o.as<float>();
+    a.lse = lse.as<float>();
+    return a;
+  };
+  // Verification run into poisoned outputs.
+  be.fill_async(o.data(), 0xff, o.bytes(), st);
+  be.fill_async(lse.data(), 0xff, lse.bytes(), st);
+  dec.run(args_for(0), st);
+  o_host.resize(s.q_elems());
+  lse_host.resize(s.rows());
+  be.copy_async(o_host.data(), o.data(), o.bytes(), st);
+  be.copy_async(lse_host.data(), lse.data(), lse.bytes(), st);
+  st.synchronize();
+
+  const double one_ms =
+      std::max(1e-3, static_cast<double>(d.kv_bytes) / 3e9 * 1e3);  // rough guess at 3 TB/s
+  const int iters =
+      opt.iters > 0 ? opt.iters : static_cast<int>(std::clamp(20.0 / one_ms, 20.0, 2000.0));
+  auto e0 = be.create_event(), e1 = be.create_event();
+  auto time_loop = [&](auto&& body) {
+    for (int i = 0; i < 3; ++i) body(i);
+    std::vector<double> per;
+    for (int r = 0; r < opt.reps; ++r) {
+      e0->record(st);
+      for (int i = 0; i < iters; ++i) body(i);
+      e1->record(st);
+      e1->synchronize();
+      per.push_back(e1->elapsed_ms(*e0) * 1e-3 / iters);
+    }
+    return median(per);
+  };
+  Timing t;
+  t.copies = copies;
+  // Interleave attention and ceiling measurements so clocks and heat treat both alike.
+  std::vector<double> attn, ceil;
+  for (int k = 0; k < 3; ++k) {
+    attn.push_back(time_loop([&](int i) { dec.run(args_for(i % copies), st); }));
+    ceil.push_back(time_loop([&](int i) {
+      gpu_read_probe(pools[i % copies].data(), d.kv_bytes, sink.as<unsigned long long>(), st);
+    }));
+  }
+  t.attn_s = median(attn);
+  t.ceiling_s = median(ceil);
+  t.splits = dec.last_splits();
+  return t;
+}
+
+// CPU: KV in host memory, rotated over copies (>= 1 GiB together) so that repeated runs read
+// host memory rather than a large last-level cache; the read ceiling rotates the same way.
+Timing time_cpu(ThreadPool& pool, const HostData& d, const AttnOptions& opt, std::vector<float>& o,
+                std::vector<float>& lse) {
+  const CpuIsa isa =
+      opt.isa == "auto"       ? best_cpu_isa()
+      : opt.isa == "portable" ? CpuIsa::kPortable
+      : opt.isa == "avx2"     ? CpuIsa::kAvx2
+      : opt.isa == "avx512"   ? CpuIsa::kAvx512
+      : opt.isa == "avx512bf16"
+          ? CpuIsa::kAvx512Bf16
+          : throw InvalidArgument("--isa " + opt.isa +
+                                  "; expected auto, portable, avx2, avx512 or avx512bf16");
+  o.assign(d.shape.q_elems(), NAN);
+  lse.assign(d.shape.rows(), NAN);
+  decode_cpu(host_args(d, o.data(), lse.data()), pool, isa);  // verification run, poisoned outputs
+  const int copies = static_cast<int>(
+      std::clamp<std::size_t>(((1ull << 30) + d.pool.size() - 1) / d.pool.size(), 1, 8));
+  std::vector<std::vector<unsigned char>> pools(copies - 1);
+  std::vector<std::vector<const void*>> blocks(copies);
+  blocks[0] = d.blocks;
+  for (int c = 1; c < copies; ++c) {
+    pools[c - 1].resize(d.pool.size());
+    pool.parallel_for(64, [&](std::size_t i) {
+      const std::size_t lo = d.pool.size() * i / 64, hi = d.pool.size() * (i + 1) / 64;
+      std::copy(d.pool.begin() + lo, d.pool.begin() + hi, pools[c - 1].begin() + lo);
+    });
+    for (auto off : d.offsets) blocks[c].push_back(pools[c - 1].data() + off);
+  }
+  auto pool_of = [&](int c) { return c == 0 ? d.pool.data() : pools[c - 1].data(); };
+  const int iters = opt.iters > 0 ? opt.iters : 4 * copies;
+  std::vector<float> scratch_o(o.size()), scratch_lse(lse.size());
+  std::vector<DecodeArgs> args;
+  for (int c = 0; c < copies; ++c) {
+    DecodeArgs a = host_args(d, scratch_o.data(), scratch_lse.data());
+    a.tables.blocks = blocks[c].data();
+    args.push_back(a);
+  }
+  auto time_one = [&](auto&& body) {
+    std::vector<double> v;
+    for (int i = 0; i < iters; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      body(i % copies);
+      v.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return median(v);
+  };
+  Timing t;
+  t.isa = cpu_isa_name(isa);
+  t.copies = copies;
+  volatile unsigned long long sink = 0;
+  std::vector<double> attn, ceil;
+  for (int k = 0; k < 3; ++k) {
+    attn.push_back(time_one([&](int c) { decode_cpu(args[c], pool, isa); }));
+    ceil.push_back(
+        time_one([&](int c) { sink = sink + cpu_read_probe(pool_of(c), d.kv_bytes, pool); }));
+  }
+  t.attn_s = median(attn);
+  t.ceiling_s = median(ceil);
+  return t;
+}
+
+int run_attention(const AttnOptions& opt) {
+  if (opt.context < 1 || opt.batch < 1)
+    throw InvalidArgument("--context and --batch must be positive");
+  const Geometry g = resolve_geometry(opt.common);
+  auto backend = resolve_backend(opt.common);
+  ThreadPool pool(opt.threads);
+  const HostData d = make_data(g, opt, pool);
+  validate(host_args(d, reinterpret_cast<float*>(1), reinterpret_cast<float*>(1)),
+           backend->kind() == BackendKind::kCuda);
+  std::vector<float> o, lse;
+  const Timing t = backend->kind() == BackendKind::kCuda ? time_gpu(*backend, d, opt, o, lse)
+                                                         : time_cpu(pool, d, opt, o, lse);
+  VerifyResult v;
+  if (opt.verify) v = verify(d, o, lse, opt, pool);
+
+  const double gbs = d.kv_bytes / t.attn_s / 1e9, ceil_gbs = d.kv_bytes / t.ceiling_s / 1e9;
+  const double ratio = t.ceiling_s / t.attn_s;
+  std::cout << "device: " << backend->device().name << " (" << backend_name(backend->kind())
+            << ")\n"
+            << "geometry: " << g.describe() << "\n";
+  Table tab({"batch", "context", "q tokens", "KV read", "time", "GB/s", "read ceiling GB/s",
+             "ratio", backend->kind() == BackendKind::kCuda ? "splits" : "isa/threads",
+             "max o rel err", "max lse err"});
+  tab.add({std::to_string(opt.batch), std::to_string(opt.context), std::to_string(opt.q_tokens),
+           format_size(d.kv_bytes), fixed(t.attn_s * 1e6, 1) + " us", fixed(gbs, 1),
+           fixed(ceil_gbs, 1), fixed(ratio, 3),
+           backend->kind() == BackendKind::kCuda ? std::to_string(t.splits)
+                                                 : t.isa + "/" + std::to_string(pool.size()),
+           opt.verify ? fixed(v.o_rel * 1e6, 2) + "e-6" : "-",
+           opt.verify ? fixed(v.lse_abs * 1e6, 2) + "e-6" : "-"});
+  tab.print();
+  if (opt.verify) {
+    std::cout << "verify: " << v.rows
+              << " rows of sampled sequences/heads vs fp64 reference: " << (v.ok ? "ok" : "FAILED")
+              << (v.bad ? " (" + std::to_string(v.bad) + " bad rows)" : "") << "\n";
+  }
+  nlohmann::json doc = result_header("attention", *backend);
+  doc["geometry"] = {
+      {"name", g.name},         {"q_heads", g.q_heads},         {"kv_heads", g.kv_heads},
+      {"head_dim", g.head_dim}, {"dtype", dtype_name(g.dtype)}, {"block_tokens", g.block_tokens}};
+  doc["batch"] = opt.batch;
+  doc["context"] = opt.context;
+  doc["q_tokens"] = opt.q_tokens;
+  doc["layout"] = opt.layout;
+  doc["kv_bytes"] = d.kv_bytes;
+  doc["time_us"] = t.attn_s * 1e6;
+  doc["gbps"] = gbs;
+  doc["read_ceiling_gbps"] = ceil_gbs;
+  doc["ratio_to_ceiling"] = ratio;
+  if (backend->kind() == BackendKind::kCuda) {
+    doc["splits"] = t.splits;
+    doc["kv_copies_rotated"] = t.copies;
+    const char* deep = std::getenv("KVTIER_ATTN_GPU_DEEP");
+    doc["gpu_deep_pipeline"] = deep ? deep : "0";
+  } else {
+    doc["isa"] = t.isa;
+    doc["threads"] = pool.size();
+    doc["kv_copies_rotated"] = t.copies;
+    const char* pf = std::getenv("KVTIER_ATTN_CPU_PREFETCH");
+    doc["cpu_prefetch"] = pf ? pf : "default";
+  }
+  if (opt.verify) {
+    doc["verify"] = {{"ok", v.ok},
+                     {"rows", v.rows},
+                     {"bad_rows", v.bad},
+                     {"max_o_rel_err", v.o_rel},
+                     {"max_lse_abs_err", v.lse_abs}};
+  }
+  write_json(opt.common.json_path, doc);
+  return opt.verify && !v.ok ? 1 : 0;
+}
+
+}  // namespace
+
+void add_attention_command(CLI::App& app, int* exit_code) {
+  auto opts = std::make_shared<AttnOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "attention",
+      "Partial decode attention over paged blocks vs the read ceiling; verified vs fp64");
+  add_common_options(cmd, opts->common);
+  cmd->add_option("--context", opts->context, "Tokens of each sequence")->capture_default_str();
+  cmd->add_option("--batch", opts->batch, "Sequences")->capture_default_str();
+  cmd->add_option("--q-tokens", opts->q_tokens, "Query tokens a sequence (1..8, causal)")
+      ->capture_default_str();
+  cmd->add_option("--iters", opts->iters, "Calls a timed loop (0: automatic)")
+      ->capture_default_str();
+  cmd->add_option("--reps", opts->reps, "Timed loops (median)")->capture_default_str();
+  cmd->add_option("--threads", opts->threads, "CPU threads (0: all hardware threads)")
+      ->capture_default_str();
+  cmd->add_option("--isa", opts->isa, "CPU kernel: auto, portable, avx2, avx512, avx512bf16")
+      ->capture_default_str();
+  cmd->add_option("--splits", opts->splits, "GPU: force splits a sequence (0: automatic)")
+      ->capture_default_str();
+  cmd->add_option("--verify-seqs", opts->verify_seqs, "Sequences sampled for verification")
+      ->capture_default_str();
+  cmd->add_option("--verify-heads", opts->verify_heads, "KV heads a sampled sequence verified")
+      ->capture_default_str();
+  cmd->add_option(
+         "--layout", opts->layout,
+         "Blocks in memory: shuffled (scattered, as slots of a pool) or ordered (table order)")
+      ->capture_default_str();
+  cmd->add_flag("--verify,!--no-verify", opts->verify,
+                "Verify against the fp64 reference (default on)");
+  cmd->callback([opts, exit_code] { *exit_code = run_attention(*opts); });
+}
+
+}  // namespace kvtier::bench
