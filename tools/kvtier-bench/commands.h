@@ -7,5 +7,9 @@
 namespace kvtier::bench {
 
 void add_info_command(CLI::App& app, int* exit_code);
+void add_decode_command(CLI::App& app, int* exit_code);
+void add_disk_command(CLI::App& app, int* exit_code);
+void add_attention_command(CLI::App& app, int* exit_code);
+void add_transfer_command(CLI::App& app, int* exit_code);
 
 }  // namespace kvtier::bench

@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   kvtier::bench::add_info_command(app, &exit_code);
+  kvtier::bench::add_decode_command(app, &exit_code);
+  kvtier::bench::add_disk_command(app, &exit_code);
+  kvtier::bench::add_attention_command(app, &exit_code);
+  kvtier::bench::add_transfer_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,163 @@
+// Verified reads: one vectored read (header + payload) straight into the caller's buffer, then
+// header, fingerprint, slot, hash and payload checksum are checked on a worker before the future
+// reports success. A failed check is a Corruption naming the file and slot; the entry is dropped
+// and its header invalidated, so the block is never served again.
+#include <cstring>
+
+#include "kvtier/core/log.h"
+#include "transfer/disk/slot_header.h"
+#include "transfer/disk/store_impl.h"
+
+namespace kvtier {
+using disk::kHeaderBytes;
+
+DiskFuture DiskStore::Impl::read(std::optional<SlotIndex> want, const Hash128& hash, void* dst,
+                                 DiskCallback callback) {
+  if (dst == nullptr) {
+    throw InvalidArgument("disk read of block " + hash.hex() + ": destination is null; expected " +
+                          std::to_string(layout_.payload_bytes) + " bytes");
+  }
+  SlotIndex s = kNoSlot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (want) {
+      s = *want;
+      if (s >= layout_.total_slots || slots_[s].state != SlotState::kValid ||
+          slots_[s].hash != hash) {
+        throw InvalidArgument("disk read of block " + hash.hex() + " from slot " +
+                              std::to_string(s) +
+                              ": that slot does not hold it; expected a "
+                              "published (hash, slot) pair");
+      }
+    } else {
+      auto it = index_.find(hash);
+      if (it == index_.end()) {
+        throw InvalidArgument("disk read of block " + hash.hex() + ": not on disk in " +
+                              options_.dir.string() + "; expected a published block");
+      }
+      s = it->second;
+    }
+    ++slots_[s].readers;
+    ++pending_;
+  }
+  DiskFuture future = DiskFuture::make_pending(s, std::move(callback));
+  cpu_->push([this, s, hash, dst, future] { start_read(s, hash, dst, future); });
+  return future;
+}
+
+void DiskStore::Impl::start_read(SlotIndex s, Hash128 expected, void* dst, DiskFuture future) {
+  struct Op {
+    disk::AlignedBuffer header, bounce;
+  };
+  std::shared_ptr<Op> op;
+  try {
+    op = std::make_shared<Op>();
+    op->header = disk::AlignedBuffer(kHeaderBytes);
+    const std::size_t padded = disk::align_up(layout_.payload_bytes);
+    void* into = dst;
+    if (!disk::is_aligned(dst) || padded != layout_.payload_bytes) {
+      op->bounce = disk::AlignedBuffer(padded);
+      into = op->bounce.data();
+    }
+    disk::IoRequest r;
+    r.fd = fd_of(s);
+    r.offset = layout_.offset_of(s);
+    r.iov[0] = {op->header.data(), kHeaderBytes};
+    r.iov[1] = {into, padded};
+    r.iov_count = 2;
+    r.done = [this, s, expected, dst, into, op, future](std::int64_t res) {
+      cpu_->push([this, s, expected, dst, into, op, future, res] {
+        bool drop = false;
+        std::exception_ptr error;
+        try {
+          error = verify_read(s, expected, res, op->header.data(), into, &drop);
+          if (!error && into != dst) std::memcpy(dst, into, layout_.payload_bytes);
+        } catch (...) {
+          error = std::current_exception();
+        }
+        finish_read(s, expected, drop);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (error) {
+            ++(drop ? counters_.corruptions : counters_.read_errors);
+          } else {
+            ++counters_.blocks_read;
+            counters_.bytes_read += layout_.payload_bytes;
+          }
+        }
+        future.complete(error);
+        request_done();
+      });
+    };
+    engine_->submit(std::move(r));
+  } catch (...) {
+    finish_read(s, expected, false);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.read_errors;
+    }
+    future.complete(std::current_exception());
+    request_done();
+  }
+}
+
+std::exception_ptr DiskStore::Impl::verify_read(SlotIndex s, const Hash128& expected,
+                                                std::int64_t result, const unsigned char* header,
+                                                const void* payload, bool* drop) {
+  const auto want = static_cast<std::int64_t>(kHeaderBytes + disk::align_up(layout_.payload_bytes));
+  const std::string where = "disk tier: block " + expected.hex() + " at " + slot_location(s);
+  if (result < 0) {
+    return std::make_exception_ptr(
+        IoError(where + ": read failed: " + std::strerror(static_cast<int>(-result))));
+  }
+  std::string reason;
+  if (result != want) {
+    reason = "short read, " + std::to_string(result) + " of " + std::to_string(want) +
+             " bytes (file truncated?)";
+  } else {
+    const disk::DecodedHeader d =
+        disk::decode_slot_header(header, fingerprint_, layout_.payload_bytes,
+                                 static_cast<std::uint32_t>(geometry_.block_tokens), s);
+    if (d.status == disk::HeaderStatus::kEmpty) {
+      reason = "the slot header is empty (zeroed)";
+    } else if (d.status == disk::HeaderStatus::kBad) {
+      reason = d.reason;
+    } else if (d.header.block_hash != expected) {
+      reason = "the slot holds block " + d.header.block_hash.hex();
+    } else if (disk::payload_checksum(payload, layout_.payload_bytes) !=
+               d.header.payload_checksum) {
+      reason = "payload checksum mismatch";
+    }
+  }
+  if (reason.empty()) return nullptr;
+  *drop = true;
+  KVT_LOG(kWarn, where << " failed its check: " << reason << "; entry dropped");
+  return std::make_exception_ptr(
+      Corruption(where + " failed its check: " + reason +
+                 "; the block was dropped and is not served (expected an intact slot)"));
+}
+
+void DiskStore::Impl::finish_read(SlotIndex s, const Hash128& expected, bool drop) {
+  bool zero = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Slot& slot = slots_[s];
+    --slot.readers;
+    if (drop && slot.state == SlotState::kValid && slot.hash == expected && !slot.zeroing) {
+      slot.zeroing = true;
+      zero = true;
+      retire_locked(s);
+    }
+  }
+  if (!zero) {
+    std::lock_guard<std::mutex> lock(mu_);
+    maybe_free_locked(s);
+    return;
+  }
+  zero_header(s);
+  std::lock_guard<std::mutex> lock(mu_);
+  slots_[s].zeroing = false;
+  maybe_free_locked(s);
+}
+
+}  // namespace kvtier
