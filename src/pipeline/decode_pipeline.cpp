@@ -304,6 +304,7 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
     stats.cpu_seconds = m.cpu->compute_seconds();
     planner_.observe_cpu(stats.cpu_bytes, stats.cpu_seconds);
   }
+  if (cpu_on) planner_.observe_step(host_blocks * g.layer_bytes(), stats.seconds);
   return stats;
 }
 

@@ -41,12 +41,7 @@ SplitPlanner::SplitPlanner(CpuShare share, Rates prior, double smoothing)
   }
 }
 
-double SplitPlanner::cpu_fraction(std::size_t host_bytes) const {
-  switch (share_.mode) {
-    case CpuShare::Mode::kOff: return 0.0;
-    case CpuShare::Mode::kFixed: return share_.fraction;
-    case CpuShare::Mode::kAuto: break;
-  }
+double SplitPlanner::model_fraction(std::size_t host_bytes) const {
   if (host_bytes == 0) return 0.0;
   const double b = static_cast<double>(host_bytes);
   const double stream_per_byte = 1.0 / rates_.pcie + 1.0 / rates_.gpu;
@@ -56,7 +51,40 @@ double SplitPlanner::cpu_fraction(std::size_t host_bytes) const {
   return std::clamp(x, 0.0, 1.0);
 }
 
-std::size_t SplitPlanner::cpu_blocks(std::size_t host_blocks, std::size_t block_bytes) const {
+double SplitPlanner::cpu_fraction(std::size_t host_bytes) {
+  switch (share_.mode) {
+    case CpuShare::Mode::kOff: return 0.0;
+    case CpuShare::Mode::kFixed: return share_.fraction;
+    case CpuShare::Mode::kAuto: break;
+  }
+  if (!search_.seeded && host_bytes > 0) {
+    search_.centre = model_fraction(host_bytes);
+    search_.seeded = true;
+  }
+  return search_.point(search_.probe);
+}
+
+double SplitPlanner::Search::point(int i) const {
+  const double offsets[3] = {0.0, delta, -delta};
+  return std::clamp(centre + offsets[i], 0.0, 1.0);
+}
+
+void SplitPlanner::observe_step(std::size_t host_bytes, double seconds) {
+  if (share_.mode != CpuShare::Mode::kAuto || !search_.seeded || host_bytes == 0 || !(seconds > 0)) return;
+  Search& s = search_;
+  s.cost[s.probe] = seconds / static_cast<double>(host_bytes);
+  if (++s.probe < 3) return;
+  s.probe = 0;
+  const int best = static_cast<int>(std::min_element(s.cost, s.cost + 3) - s.cost);
+  if (best == 0) {
+    s.delta = std::max(0.02, s.delta / 2);
+  } else {
+    s.centre = s.point(best);
+    s.delta = std::min(0.25, s.delta * 1.5);
+  }
+}
+
+std::size_t SplitPlanner::cpu_blocks(std::size_t host_blocks, std::size_t block_bytes) {
   const double x = cpu_fraction(host_blocks * block_bytes);
   return std::min(host_blocks, static_cast<std::size_t>(std::llround(x * static_cast<double>(host_blocks))));
 }

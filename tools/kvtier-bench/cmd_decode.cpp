@@ -108,6 +108,12 @@ int run(DecodeOptions o) {
   const auto budgets = split_list(o.common.gpu_budget);
   std::vector<pipeline::CpuShare> shares;
   for (const auto& s : split_list(o.cpu_shares)) shares.push_back(pipeline::CpuShare::parse(s));
+  // The auto split searches for the fastest split while it runs: give it steps to get there.
+  // Every run takes the same steps, so that last-step outputs compare.
+  const int auto_warmup = std::max(o.warmup, 18);
+  const bool any_auto = std::any_of(shares.begin(), shares.end(),
+                                    [](const auto& s) { return s.mode == pipeline::CpuShare::Mode::kAuto; });
+  const int max_warmup = any_auto ? auto_warmup : o.warmup;
   const std::size_t weights = o.weights == "auto" ? preset_weight_bytes(preset(o.common.preset).name)
                               : o.weights == "0"  ? 0
                                                   : parse_size(o.weights);
@@ -120,7 +126,7 @@ int run(DecodeOptions o) {
   // Bad settings fail here, before any work.
   for (int ctx : contexts) {
     if (ctx < 1) throw InvalidArgument("--context must be >= 1");
-    const SlotIndex needed = blocks_per_sequence(g, ctx, o.warmup + o.steps) * static_cast<SlotIndex>(o.batch);
+    const SlotIndex needed = blocks_per_sequence(g, ctx, max_warmup + o.steps) * static_cast<SlotIndex>(o.batch);
     const SlotIndex protect = (o.sink + o.window) * static_cast<SlotIndex>(o.batch);
     for (const auto& spec : budgets) {
       const SlotIndex gs = gpu_slots_for(spec, needed, protect, g);
@@ -153,14 +159,14 @@ int run(DecodeOptions o) {
            "CPU/step", "floor ms", "efficiency", "vs all-GPU", "max rel err"});
   bool all_exact = true;
   for (int ctx : contexts) {
-    const SlotIndex needed = blocks_per_sequence(g, ctx, o.warmup + o.steps) * static_cast<SlotIndex>(o.batch);
+    const SlotIndex needed = blocks_per_sequence(g, ctx, max_warmup + o.steps) * static_cast<SlotIndex>(o.batch);
     const SlotIndex protect = (o.sink + o.window) * static_cast<SlotIndex>(o.batch);
     DecodeRunConfig base;
     base.geometry = g;
     base.context = ctx;
     base.batch = o.batch;
     base.steps = o.steps;
-    base.warmup = o.warmup;
+    base.warmup = max_warmup;  // every run the same steps: outputs are compared at the last one
     base.sink_blocks = o.sink;
     base.window_blocks = o.window;
     base.weight_bytes = weights;
@@ -245,7 +251,7 @@ void add_decode_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--context", o->contexts, "Context length(s) in tokens, comma-separated")->capture_default_str();
   cmd->add_option("--batch", o->batch, "Sequences decoded together")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--steps", o->steps, "Timed decode steps")->capture_default_str()->check(CLI::Range(1, 100000));
-  cmd->add_option("--warmup", o->warmup, "Untimed steps first")->capture_default_str()->check(CLI::Range(0, 1000));
+  cmd->add_option("--warmup", o->warmup, "Untimed steps first (at least 18 with --cpu-share auto, to find its split)")->capture_default_str()->check(CLI::Range(0, 1000));
   cmd->add_option("--depth", o->depths, "Prefetch depth(s) d: the staging ring has d + 1 buffers (0: no overlap)")
       ->capture_default_str();
   cmd->add_option("--cpu-share", o->cpu_shares, "CPU share(s) of the host blocks: auto, off or a fraction 0..1")

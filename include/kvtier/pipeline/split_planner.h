@@ -6,6 +6,13 @@
 // and x, the CPU fraction of the B host bytes of a layer, is chosen so that they are equal
 // (clamped to [0, 1]; 0 when the hand-off alone costs more than streaming everything).
 //
+// The model ignores what it cannot see: the streamed copies and the CPU threads read the same host
+// memory, and the CPU share of layer L cannot start before q of layer L exists. So in auto mode
+// the model's x is only the starting point: a compass search on the measured step time per host
+// byte (observe_step) measures the centre c and c +- d in turn, moves c to the fastest of the three
+// (d grows by half) or, when c itself was fastest, halves d (never below 0.02, so it keeps
+// following a machine whose load changes).
+//
 // Threading: not thread-safe; the pipeline's thread owns it.
 #pragma once
 
@@ -40,10 +47,15 @@ class SplitPlanner {
   // `smoothing` is the weight of a new observation in the running averages, in (0, 1].
   SplitPlanner(CpuShare share, Rates prior, double smoothing = 0.25);
 
-  // The fraction of host bytes to compute on the CPU for a layer with `host_bytes` host bytes.
-  double cpu_fraction(std::size_t host_bytes) const;
+  // The cost model's balance point for a layer with `host_bytes` host bytes.
+  double model_fraction(std::size_t host_bytes) const;
+  // The fraction of host bytes to compute on the CPU now: 0 (off), the fixed fraction, or the
+  // search's current point (auto; seeded with model_fraction).
+  double cpu_fraction(std::size_t host_bytes);
   // Of a sequence's `host_blocks` host blocks, how many the CPU computes.
-  std::size_t cpu_blocks(std::size_t host_blocks, std::size_t block_bytes) const;
+  std::size_t cpu_blocks(std::size_t host_blocks, std::size_t block_bytes);
+  // A whole step with `host_bytes` host bytes per layer took `seconds` at the current fraction.
+  void observe_step(std::size_t host_bytes, double seconds);
 
   // Measurements of one layer (bytes moved or read, seconds it took). Zero bytes are ignored.
   void observe_pcie(std::size_t bytes, double seconds);
@@ -57,9 +69,18 @@ class SplitPlanner {
  private:
   static void blend(double& rate, double sample, double weight);
 
+  struct Search {
+    bool seeded = false;
+    double centre = 0, delta = 0.08;
+    int probe = 0;          // 0: centre, 1: centre + delta, 2: centre - delta
+    double cost[3] = {0, 0, 0};
+    double point(int i) const;
+  };
+
   CpuShare share_;
   Rates rates_;
   double smoothing_;
+  Search search_;
 };
 
 }  // namespace kvtier::pipeline

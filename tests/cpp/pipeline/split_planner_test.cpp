@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "kvtier/core/error.h"
 #include "kvtier/pipeline/split_planner.h"
@@ -27,7 +29,8 @@ TEST(SplitPlanner, AutoBalancesStreamAndCpuTimes) {
   const Rates r{50 * kGB, 40 * kGB, 3000 * kGB, 20e-6};
   SplitPlanner p(CpuShare{}, r);
   const std::size_t bytes = std::size_t{512} << 20;
-  const double x = p.cpu_fraction(bytes);
+  const double x = p.model_fraction(bytes);
+  EXPECT_EQ(p.cpu_fraction(bytes), x);  // the search starts at the model's point
   ASSERT_GT(x, 0.3);
   ASSERT_LT(x, 0.6);
   const double b = static_cast<double>(bytes);
@@ -38,8 +41,8 @@ TEST(SplitPlanner, AutoBalancesStreamAndCpuTimes) {
 
 TEST(SplitPlanner, HandoffDominatesSmallLayers) {
   SplitPlanner p(CpuShare{}, Rates{50 * kGB, 40 * kGB, 3000 * kGB, 1e-3});
-  EXPECT_EQ(p.cpu_fraction(64 << 10), 0.0);  // 64 KiB streams in ~1 us, far under the hand-off
-  EXPECT_EQ(p.cpu_fraction(0), 0.0);
+  EXPECT_EQ(p.model_fraction(64 << 10), 0.0);  // 64 KiB streams in ~1 us, far under the hand-off
+  EXPECT_EQ(p.model_fraction(0), 0.0);
 }
 
 TEST(SplitPlanner, OffAndFixedIgnoreRates) {
@@ -52,17 +55,52 @@ TEST(SplitPlanner, OffAndFixedIgnoreRates) {
 TEST(SplitPlanner, AdaptsToMeasuredRates) {
   SplitPlanner p(CpuShare{}, Rates{50 * kGB, 40 * kGB, 3000 * kGB, 0});
   const std::size_t bytes = std::size_t{256} << 20;
-  const double before = p.cpu_fraction(bytes);
+  const double before = p.model_fraction(bytes);
   // The CPU turns out 4x slower than assumed (e.g. other load): its share must shrink.
   for (int i = 0; i < 40; ++i) p.observe_cpu(bytes, static_cast<double>(bytes) / (10 * kGB));
   EXPECT_NEAR(p.rates().cpu, 10 * kGB, 0.01 * kGB);
-  const double after = p.cpu_fraction(bytes);
+  const double after = p.model_fraction(bytes);
   EXPECT_LT(after, before * 0.6);
   // Nonsense observations are ignored.
   p.observe_pcie(0, 1.0);
   p.observe_pcie(100, 0.0);
   p.observe_gpu(100, -1.0);
-  EXPECT_DOUBLE_EQ(p.cpu_fraction(bytes), after);
+  EXPECT_DOUBLE_EQ(p.model_fraction(bytes), after);
+}
+
+// The auto search finds the fastest split of a machine whose real costs the model gets wrong,
+// from noisy step times, and follows it when the machine changes.
+TEST(SplitPlanner, SearchFindsTheFastestMeasuredSplit) {
+  SplitPlanner p(CpuShare{}, Rates{50 * kGB, 40 * kGB, 3000 * kGB, 0});
+  const std::size_t bytes = std::size_t{128} << 20;
+  std::mt19937 rng(3);
+  std::normal_distribution<double> noise(1.0, 0.01);
+  // Step time of the "real" machine: streaming 2.4 ms, the CPU share 4x the model's cost plus a
+  // serial part; fastest near x = 0.24.
+  auto step_time = [](double x, double cpu_slowdown) {
+    return std::max(2.4e-3 * (1 - x), 0.4e-3 + cpu_slowdown * 5.0e-3 * x) * 32;
+  };
+  auto best_x = [&](double slow) {
+    double bx = 0, bt = 1e9;
+    for (double x = 0; x <= 1.0; x += 0.001) {
+      if (step_time(x, slow) < bt) bt = step_time(x, slow), bx = x;
+    }
+    return bx;
+  };
+  for (double slow : {1.0, 2.0}) {
+    for (int i = 0; i < 45; ++i) {
+      const double x = p.cpu_fraction(bytes);
+      p.observe_step(bytes, step_time(x, slow) * noise(rng));
+    }
+    double tail = 0;
+    for (int i = 0; i < 21; ++i) {
+      const double x = p.cpu_fraction(bytes);
+      tail += step_time(x, slow);
+      p.observe_step(bytes, step_time(x, slow) * noise(rng));
+    }
+    // Issue 5: the auto split within 10% of the best fixed split.
+    EXPECT_LE(tail / 21, 1.10 * step_time(best_x(slow), slow)) << "cpu slowdown " << slow;
+  }
 }
 
 TEST(SplitPlanner, RejectsBadPriors) {
