@@ -119,4 +119,14 @@ std::size_t SlotArena::free_slots() const {
   return slots_ - used_count_;
 }
 
+PoolView view_of(const SlotPool& pool) {
+  PoolView v;
+  v.tier = pool.tier();
+  v.kind = memory_kind_of(pool.tier());
+  v.base = pool.base();
+  v.slot_bytes = pool.slot_bytes();
+  v.slots = pool.slots();
+  return v;
+}
+
 }  // namespace kvtier

@@ -41,16 +41,6 @@ void fill_values(void* dst, std::size_t bytes, DType dtype, std::uint64_t seed) 
   }
 }
 
-PoolView view_of(SlotPool& p) {
-  PoolView v;
-  v.tier = p.tier();
-  v.kind = memory_kind_of(p.tier());
-  v.base = p.base();
-  v.slot_bytes = p.slot_bytes();
-  v.slots = p.slots();
-  return v;
-}
-
 std::uint64_t block_seed(std::size_t seq, std::size_t pos) { return (seq + 1) * 0x100000000ull + pos; }
 
 }  // namespace

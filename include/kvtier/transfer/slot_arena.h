@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kvtier/backend/backend.h"
+#include "kvtier/block/slot_pool.h"
 #include "kvtier/block/tier.h"
 
 namespace kvtier {
@@ -35,6 +36,10 @@ struct PoolView {
   std::byte* slot(SlotIndex s) const { return base + static_cast<std::size_t>(s) * slot_bytes; }
   std::size_t bytes() const { return static_cast<std::size_t>(slots) * slot_bytes; }
 };
+
+// A view of a tier's SlotPool (block layer) in which every slot counts as owned: the block
+// manager, not the engine, knows which slots hold blocks.
+PoolView view_of(const SlotPool& pool);
 
 class SlotArena {
  public:

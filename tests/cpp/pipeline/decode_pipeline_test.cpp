@@ -23,16 +23,6 @@ using kvtier::testing::kv_value;
 using kvtier::testing::to_bf16;
 using kvtier::testing::value_at;
 
-PoolView view_of(SlotPool& p) {
-  PoolView v;
-  v.tier = p.tier();
-  v.kind = memory_kind_of(p.tier());
-  v.base = p.base();
-  v.slot_bytes = p.slot_bytes();
-  v.slots = p.slots();
-  return v;
-}
-
 struct Rig {
   Geometry g;
   std::unique_ptr<Backend> backend = make_backend(BackendChoice::kCpu);
