@@ -170,6 +170,7 @@ int run(DecodeOptions o) {
     base.sink_blocks = o.sink;
     base.window_blocks = o.window;
     base.weight_bytes = weights;
+    base.pipeline.cpu_threads = o.threads;
     base.pipeline.prior = {floors.h2d * 0.9, floors.host_read * 0.6, floors.device_read * 0.8, 50e-6};
     // The all-GPU loop: the baseline of slowdown and exactness.
     std::optional<DecodeRunResult> all;
