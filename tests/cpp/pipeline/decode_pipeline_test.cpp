@@ -1,6 +1,7 @@
-// The decode pipeline on the CPU backend: tiered steps (any GPU budget, depth, CPU split) give the
-// outputs of all-resident steps and of an fp64 reference, over steps in which blocks are written
-// back to host.
+// The decode pipeline: tiered steps (any GPU budget, depth, CPU split) give the outputs of
+// all-resident steps and of an fp64 reference, over steps in which blocks are written back to
+// host. Built twice: on the CPU backend (label cpu) and, with KVTIER_PIPELINE_TEST_CUDA, on the
+// CUDA backend (label cuda).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,9 +24,15 @@ using kvtier::testing::kv_value;
 using kvtier::testing::to_bf16;
 using kvtier::testing::value_at;
 
+#ifdef KVTIER_PIPELINE_TEST_CUDA
+constexpr BackendChoice kBackend = BackendChoice::kCuda;
+#else
+constexpr BackendChoice kBackend = BackendChoice::kCpu;
+#endif
+
 struct Rig {
   Geometry g;
-  std::unique_ptr<Backend> backend = make_backend(BackendChoice::kCpu);
+  std::unique_ptr<Backend> backend = make_backend(kBackend);
   std::unique_ptr<SlotPool> gpu, host;
   std::unique_ptr<TransferEngine> engine;
   std::unique_ptr<BlockManager> bm;
@@ -57,7 +64,7 @@ struct Rig {
     pipe->apply(plan);
     engine->synchronize();
     for (std::size_t i = 0; i < seqs.size(); ++i) {
-      kvtier::testing::fill_table(bm->block_table(seqs[i]), i, g, *gpu, *host);
+      kvtier::testing::fill_table(*backend, bm->block_table(seqs[i]), i, g, *gpu, *host);
     }
   }
 
@@ -83,16 +90,21 @@ struct Rig {
     Buffer qd = backend->allocate(MemoryKind::kDevice, q.size() * 2);
     Buffer kvd = backend->allocate(MemoryKind::kDevice, kv.size() * 2);
     Buffer out = backend->allocate(MemoryKind::kDevice, g.layers * rows * dim * 4);
-    std::memcpy(qd.data(), q.data(), q.size() * 2);
-    std::memcpy(kvd.data(), kv.data(), kv.size() * 2);
-    std::memset(out.data(), 0xFF, out.bytes());  // poison: NaN
+    auto s = backend->create_stream();
+    backend->copy_async(qd.data(), q.data(), q.size() * 2, *s);
+    backend->copy_async(kvd.data(), kv.data(), kv.size() * 2, *s);
+    backend->fill_async(out.data(), 0xFF, out.bytes(), *s);  // poison: NaN
+    s->synchronize();
     StepIO io;
     io.q = qd.data();
     io.new_kv = kvd.data();
     io.out = out.data();
     const StepStats st = pipe->step(tables, io);
     if (stats) *stats = st;
-    return std::vector<float>(out.as<float>(), out.as<float>() + g.layers * rows * dim);
+    std::vector<float> result(g.layers * rows * dim);
+    backend->copy_async(result.data(), out.data(), result.size() * 4, *s);
+    s->synchronize();
+    return result;
   }
 };
 

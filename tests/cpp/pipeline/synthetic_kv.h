@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include <vector>
+
+#include "kvtier/backend/backend.h"
 #include "kvtier/block/block_table.h"
 #include "kvtier/block/slot_pool.h"
 #include "kvtier/core/geometry.h"
@@ -42,9 +45,12 @@ inline std::uint16_t kv_value(std::uint64_t seq, std::uint64_t pos, int layer, i
   return to_bf16(value_at(seq, pos, (static_cast<std::uint64_t>(layer) << 32) | (kv << 24) | (head << 12) | dim));
 }
 
-// Writes tokens [0, tokens) of every block of `table` (sequence key `seq`) where it lives.
-inline void fill_table(const BlockTable& table, std::uint64_t seq, const Geometry& g, const SlotPool& gpu,
-                       const SlotPool& host) {
+// Writes tokens [0, tokens) of every block of `table` (sequence key `seq`) where it lives, through
+// `backend` (so pools in device memory work too).
+inline void fill_table(Backend& backend, const BlockTable& table, std::uint64_t seq, const Geometry& g,
+                       const SlotPool& gpu, const SlotPool& host) {
+  std::vector<std::uint16_t> image(g.slot_bytes() / 2);
+  auto stream = backend.create_stream();
   for (std::size_t bi = 0; bi < table.blocks.size(); ++bi) {
     const BlockTableEntry& e = table.blocks[bi];
     const SlotPool& pool = e.where.tier == Tier::kGpu ? gpu : host;
@@ -52,10 +58,12 @@ inline void fill_table(const BlockTable& table, std::uint64_t seq, const Geometr
       for (int kv = 0; kv < 2; ++kv)
         for (int h = 0; h < g.kv_heads; ++h)
           for (std::uint32_t t = 0; t < e.tokens; ++t) {
-            auto* row = reinterpret_cast<std::uint16_t*>(pool.element_address(e.where.slot, l, kv, h, static_cast<int>(t)));
+            std::uint16_t* row = image.data() + g.offset(l, kv, h, static_cast<int>(t)) / 2;
             const std::uint64_t pos = bi * static_cast<std::uint64_t>(g.block_tokens) + t;
             for (int d = 0; d < g.head_dim; ++d) row[d] = kv_value(seq, pos, l, kv, h, d);
           }
+    backend.copy_async(pool.slot_address(e.where.slot), image.data(), g.slot_bytes(), *stream);
+    stream->synchronize();
   }
 }
 
