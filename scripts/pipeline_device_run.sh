@@ -3,13 +3,12 @@
 # run the backend and pipeline tests, then decode benchmarks of the pipeline (Llama-3.1-8B, block
 # 16): depth 0/1/2, CPU share off/auto/fixed, budgets that leave 25%, 50% and ~100% of the KV off
 # the GPU. Logs and JSON land in $OUT (or build/pipeline-logs).
-#   scripts/pipeline_device_run.sh [quick|full|sweep]
+#   scripts/pipeline_device_run.sh [quick|full|sweep]...  (several modes run in order)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/cuda/bin"
 out=${OUT:-build/pipeline-logs}
 mkdir -p "$out"
-mode=${1:-quick}
 log="$out/pipeline-log.txt"
 cmake -S . -B build/pipe-dev -G Ninja -DKVTIER_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CUDA_ARCHITECTURES="${KVTIER_CUDA_ARCHS:-90}" >>"$log" 2>&1 || { tail -20 "$log"; exit 1; }
@@ -24,6 +23,7 @@ run() {
   timeout 300 $B decode --backend cuda --preset llama-3.1-8b --block-tokens 16 --json "$out/decode-$name.json" "$@" \
     2>&1 | tail -n 30 | tee -a "$log" || status=1
 }
+for mode in "${@:-quick}"; do
 case $mode in
   quick) run quick --context 32768 --gpu-budget 0.5,min --depth 0,1,2 --cpu-share off,auto --steps 8 ;;
   full)
@@ -31,6 +31,9 @@ case $mode in
     run b1-128k --context 131072 --gpu-budget 0.75,0.5,min --depth 1 --cpu-share off,auto --steps 8
     run b8-32k --batch 8 --context 32768 --gpu-budget 0.75,0.5,min --depth 1 --cpu-share off,auto --steps 8
     run split --context 32768 --gpu-budget min --depth 1 --cpu-share off,0.2,0.3,0.4,0.5,0.6,auto --steps 8 ;;
-  sweep) run sweep --sweep --cpu-share auto --steps 8 ;;
+  sweep)
+    run sweep --sweep --cpu-share off,auto --steps 8
+    python3 scripts/plot_decode_sweep.py "$out/decode-sweep.json" "$out/decode-sweep.png" || status=1 ;;
 esac
+done
 exit $status

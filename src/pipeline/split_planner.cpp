@@ -61,7 +61,7 @@ double SplitPlanner::cpu_fraction(std::size_t host_bytes) {
     search_.centre = model_fraction(host_bytes);
     search_.seeded = true;
   }
-  return search_.point(search_.probe);
+  return search_.dwell > 0 ? search_.centre : search_.point(search_.probe);
 }
 
 double SplitPlanner::Search::point(int i) const {
@@ -72,11 +72,16 @@ double SplitPlanner::Search::point(int i) const {
 void SplitPlanner::observe_step(std::size_t host_bytes, double seconds) {
   if (share_.mode != CpuShare::Mode::kAuto || !search_.seeded || host_bytes == 0 || !(seconds > 0)) return;
   Search& s = search_;
+  if (s.dwell > 0) {
+    --s.dwell;
+    return;
+  }
   s.cost[s.probe] = seconds / static_cast<double>(host_bytes);
   if (++s.probe < 3) return;
   s.probe = 0;
   const int best = static_cast<int>(std::min_element(s.cost, s.cost + 3) - s.cost);
   if (best == 0) {
+    if (s.delta <= 0.02) s.dwell = kDwellSteps;
     s.delta = std::max(0.02, s.delta / 2);
   } else {
     s.centre = s.point(best);
