@@ -3,7 +3,8 @@
 # attention tests, the acceptance benchmarks (GPU: Llama-3.1-8B, block 16, batch 1 at 4K/32K/128K
 # and batch 32 at 4K; CPU: batch 1 at 32K), PyTorch SDPA on the same shapes, and optionally
 # compute-sanitizer (SANITIZE=1). Everything lands in $OUT (or build/attention-logs).
-#   scripts/attention_device_run.sh [tests] [bench] [deep] [sdpa] [sanitize]
+#   scripts/attention_device_run.sh [tests] [bench] [cta] [sdpa] [sanitize]
+# GPU kernel: the per-warp pipeline (default); `cta` also tests and benchmarks the CTA-pipeline one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/cuda/bin"
@@ -41,13 +42,13 @@ if has bench; then
       --json "$out/cpu-b1-c32768-pf$pf.json" 2>&1 | tail -4 | tee -a "$log" || status=1
   done
 fi
-if has deep; then  # the opt-in deep-pipeline GPU variant (KVTIER_ATTN_GPU_DEEP=1): tests and benchmarks
-  KVTIER_ATTN_GPU_DEEP=1 timeout 400 $T/test_attention_cuda >"$out/test_attention_cuda-deep.log" 2>&1 \
-    && echo "test_attention_cuda (deep): passed" | tee -a "$log" || { echo "test_attention_cuda (deep): FAILED" | tee -a "$log"; status=1; }
+if has cta; then  # A/B: the CTA-pipeline GPU kernel (KVTIER_ATTN_GPU_KERNEL=cta): tests and benchmarks
+  KVTIER_ATTN_GPU_KERNEL=cta timeout 400 $T/test_attention_cuda >"$out/test_attention_cuda-cta.log" 2>&1 \
+    && echo "test_attention_cuda (cta): passed" | tee -a "$log" || { echo "test_attention_cuda (cta): FAILED" | tee -a "$log"; status=1; }
   for shape in "1 4096" "1 32768" "1 131072" "32 4096"; do
     set -- $shape
-    KVTIER_ATTN_GPU_DEEP=1 timeout 120 $B attention --backend cuda --batch $1 --context $2 \
-      --json "$out/gpu-b$1-c$2-deep.json" 2>&1 | tail -4 | tee -a "$log" || status=1
+    KVTIER_ATTN_GPU_KERNEL=cta timeout 120 $B attention --backend cuda --batch $1 --context $2 \
+      --json "$out/gpu-b$1-c$2-cta.json" 2>&1 | tail -4 | tee -a "$log" || status=1
   done
 fi
 if has sdpa; then
@@ -68,12 +69,15 @@ fi
 python3 - "$out" <<'PY' || true
 import glob, json, os, sys
 out = sys.argv[1]
-docs = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out, "*-b*-c*.json")))]
+files = sorted(glob.glob(os.path.join(out, "*-b*-c*.json")))
+docs = [json.load(open(f)) for f in files]
+for f, d in zip(files, docs):
+    d["gpu_kernel"] = "cta" if f.endswith("-cta.json") else ("warp" if d["backend"] == "cuda" else "-")
 sdpa = os.path.join(out, "sdpa.json")
 doc = {"kvtier": docs, "sdpa": json.load(open(sdpa)) if os.path.exists(sdpa) else None}
 json.dump(doc, open(os.path.join(out, "attention-results.json"), "w"), indent=2)
 for d in docs:
-    print(f"{d['backend']:4s} pf {d.get('cpu_prefetch', '-')} deep {d.get('gpu_deep_pipeline', '-')} b{d['batch']:<3d} ctx {d['context']:<7d} {d['time_us']:9.1f} us {d['gbps']:8.1f} GB/s ceiling {d['read_ceiling_gbps']:8.1f} ratio {d['ratio_to_ceiling']:.3f} verify {d.get('verify', {}).get('ok')}")
+    print(f"{d['backend']:4s} pf {d.get('cpu_prefetch', '-')} kernel {d['gpu_kernel']:7s} b{d['batch']:<3d} ctx {d['context']:<7d} {d['time_us']:9.1f} us {d['gbps']:8.1f} GB/s ceiling {d['read_ceiling_gbps']:8.1f} ratio {d['ratio_to_ceiling']:.3f} verify {d.get('verify', {}).get('ok')}")
 PY
 for f in "$out"/*-b*-c*.json; do rm -f "$f"; done  # folded into attention-results.json
 exit $status

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "attention/cuda/decode_kernel.cuh"
+#include "attention/cuda/decode_warp_kernel.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "kvtier/attention/gpu.h"
 #include "kvtier/core/error.h"
@@ -13,35 +14,50 @@ namespace {
 
 constexpr int kMaxSplits = 256;
 
-template <int D, class T, bool kDeep>
-int occupancy() {
-  static int blocks = [] {
-    using Tr = cuda::Traits<D, kDeep>;
-    const auto kernel = cuda::decode_kernel<D, T, kDeep>;
-    KVT_CUDA_CHECK(
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmemBytes));
-    // All of L1 as shared memory, so two CTAs (two pipelines) fit on an SM where the card allows.
-    KVT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                        cudaSharedmemCarveoutMaxShared));
-    int n = 0;
-    KVT_CUDA_CHECK(
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, Tr::kThreads, Tr::kSmemBytes));
-    return std::max(1, n);
-  }();
-  return blocks;
-}
-
 struct Launch {
   int tile = 0, occupancy = 0;
   void (*run)(const cuda::DecodeParams&, dim3, cudaStream_t) = nullptr;
 };
 
+// Shared-memory attributes set once per kernel; CTAs an SM for the planner.
+template <class Kernel>
+int occupancy(Kernel kernel, int threads, int smem_bytes) {
+  KVT_CUDA_CHECK(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes));
+  // All of L1 as shared memory, so two CTAs (two pipelines) fit on an SM where the card allows.
+  KVT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                      cudaSharedmemCarveoutMaxShared));
+  int n = 0;
+  KVT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, smem_bytes));
+  return std::max(1, n);
+}
+
+// The per-warp pipeline kernel (decode_warp_kernel.cuh, the default), splits planned in 16-key
+// steps (or in rounds of all warps: `round_plan`).
+template <int D, class T, int kW = (D <= 128 ? 4 : 2), int kBudgetKiB = 96, bool kL2 = false>
+Launch launch_warp(bool round_plan = false) {
+  using Tr = cuda::WarpTraits<D, kW, kBudgetKiB>;
+  static const int occ = occupancy(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>,
+                                   Tr::kThreads, Tr::kSmemBytes);
+  Launch l;
+  l.tile = round_plan ? 16 * kW : 16;
+  l.occupancy = occ;
+  l.run = [](const cuda::DecodeParams& p, dim3 grid, cudaStream_t s) {
+    cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2><<<grid, Tr::kThreads, Tr::kSmemBytes, s>>>(p);
+    KVT_CUDA_CHECK_LAUNCH();
+  };
+  return l;
+}
+
+// The CTA-wide pipeline kernel (decode_kernel.cuh); kDeep: its sm_90 variant of 7 stages.
 template <int D, class T, bool kDeep>
-Launch launch_for() {
+Launch launch_cta() {
   using Tr = cuda::Traits<D, kDeep>;
+  static const int occ =
+      occupancy(cuda::decode_kernel<D, T, kDeep>, Tr::kThreads, Tr::kSmemBytes);
   Launch l;
   l.tile = Tr::kTile;
-  l.occupancy = occupancy<D, T, kDeep>();
+  l.occupancy = occ;
   l.run = [](const cuda::DecodeParams& p, dim3 grid, cudaStream_t s) {
     cuda::decode_kernel<D, T, kDeep><<<grid, Tr::kThreads, Tr::kSmemBytes, s>>>(p);
     KVT_CUDA_CHECK_LAUNCH();
@@ -49,19 +65,33 @@ Launch launch_for() {
   return l;
 }
 
-// The deep-pipeline variant (KVTIER_ATTN_GPU_DEEP=1, read once) where the card has the shared
-// memory for it; otherwise the default, which runs on every target (sm_80..sm_90).
+int optin_smem() {
+  static const int optin = [] {
+    int device = 0, v = 0;
+    KVT_CUDA_CHECK(cudaGetDevice(&device));
+    KVT_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    return v;
+  }();
+  return optin;
+}
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* e = std::getenv(name);
+  return e ? std::string(e) : std::string(fallback);
+}
+
+// KVTIER_ATTN_GPU_KERNEL (read once): "warp" (default) or "cta" (KVTIER_ATTN_GPU_DEEP=1: its deep
+// variant where the card has the shared memory). All run on sm_80..sm_90.
 template <int D, class T>
 Launch launch_for() {
-  static const bool deep = [] {
-    const char* e = std::getenv("KVTIER_ATTN_GPU_DEEP");
-    if (!e || std::string(e) != "1") return false;
-    int device = 0, optin = 0;
-    KVT_CUDA_CHECK(cudaGetDevice(&device));
-    KVT_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    return optin >= cuda::Traits<D, true>::kSmemBytes + 1024;
-  }();
-  return deep ? launch_for<D, T, true>() : launch_for<D, T, false>();
+  static const std::string kernel = env_or("KVTIER_ATTN_GPU_KERNEL", "warp");
+  if (kernel == "cta") {
+    if (env_or("KVTIER_ATTN_GPU_DEEP", "0") == "1" &&
+        optin_smem() >= cuda::Traits<D, true>::kSmemBytes + 1024)
+      return launch_cta<D, T, true>();
+    return launch_cta<D, T, false>();
+  }
+  return launch_warp<D, T>();
 }
 
 template <class T>
@@ -109,6 +139,7 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   p.chunk_tiles = static_cast<int>(std::max<long long>(1, (total_tiles + slots - 1) / slots));
   p.fixed_splits = forced_splits_;
   p.max_splits = kMaxSplits;
+  p.plan_keys = l.tile;
   int max_splits = 1;
   for (int len : lens) {
     int splits, per;

@@ -14,8 +14,8 @@
 
 #include <cstdint>
 
+#include "attention/cuda/decode_finish.cuh"
 #include "attention/cuda/decode_params.h"
-#include "attention/cuda/merge_warp.cuh"
 #include "attention/cuda/ptx.cuh"
 
 namespace kvtier::attention::cuda {
@@ -45,14 +45,6 @@ __device__ __forceinline__ int chunk_index(int row, int chunk) {
   using Tr = Traits<D>;  // the row layout does not depend on the stage count
   return row * Tr::kRowChunks + (Tr::kSwizzle ? (chunk ^ (row & 7)) : chunk);
 }
-
-struct PartsStrided {
-  const float* o_base;
-  const float* lse_base;
-  long long o_stride, lse_stride;
-  __device__ float lse(int i) const { return __ldcg(lse_base + i * lse_stride); }
-  __device__ float o(int i, int col) const { return __ldcg(o_base + i * o_stride + col); }
-};
 
 template <int D, class T, bool kDeep>
 __global__ void __launch_bounds__(Traits<D, kDeep>::kThreads) decode_kernel(const DecodeParams p) {
@@ -237,87 +229,7 @@ __global__ void __launch_bounds__(Traits<D, kDeep>::kThreads) decode_kernel(cons
   cp_async_wait<0>();
   __syncthreads();
 
-  // Merge the warps through shared memory: per warp m, l [16] and O [16][D].
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    l_run[k] += __shfl_xor_sync(0xffffffffu, l_run[k], 1);
-    l_run[k] += __shfl_xor_sync(0xffffffffu, l_run[k], 2);
-  }
-  float* ml = reinterpret_cast<float*>(smem);  // [warps][16][2]
-  float* ow = ml + Tr::kWarps * 32;            // [warps][16][D]
-  if (tq == 0) {
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      ml[(warp * 16 + g + 8 * k) * 2] = m_run[k];
-      ml[(warp * 16 + g + 8 * k) * 2 + 1] = l_run[k];
-    }
-  }
-#pragma unroll
-  for (int n = 0; n < D / 8; ++n) {
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      float* dst = ow + (warp * 16 + g + 8 * k) * D + n * 8 + 2 * tq;
-      *reinterpret_cast<float2*>(dst) = make_float2(acc[n][2 * k], acc[n][2 * k + 1]);
-    }
-  }
-  __syncthreads();
-
-  const bool direct = splits == 1;
-  const int rows_here = min(16, p.rows - m_tile * 16);
-  for (int rr = warp; rr < rows_here; rr += Tr::kWarps) {
-    float m_all = -INFINITY;
-    for (int w = 0; w < Tr::kWarps; ++w) m_all = fmaxf(m_all, ml[(w * 16 + rr) * 2]);
-    float wgt[Tr::kWarps], l_all = 0.f;
-#pragma unroll
-    for (int w = 0; w < Tr::kWarps; ++w) {
-      const float mw = ml[(w * 16 + rr) * 2];
-      wgt[w] = mw == -INFINITY ? 0.f : exp2f(mw - m_all);
-      l_all += wgt[w] * ml[(w * 16 + rr) * 2 + 1];
-    }
-    const float inv = l_all > 0.f ? 1.f / l_all : 0.f;
-    const int r = m_tile * 16 + rr, t = r / p.group, i = r % p.group;
-    const long long grow =
-        (static_cast<long long>(b) * p.q_tokens + t) * p.q_heads + h * p.group + i;
-    float* out = direct ? p.o + grow * D
-                        : p.part_o + (split * static_cast<long long>(p.rows_total) + grow) * D;
-    for (int col = lane; col < D; col += 32) {
-      float v = 0.f;
-#pragma unroll
-      for (int w = 0; w < Tr::kWarps; ++w) v += wgt[w] * ow[(w * 16 + rr) * D + col];
-      out[col] = v * inv;
-    }
-    if (lane == 0) {
-      const float lse = l_all > 0.f ? (m_all + log2f(l_all)) * detail::kLn2 : -INFINITY;
-      if (direct)
-        p.lse[grow] = lse;
-      else
-        p.part_lse[split * static_cast<long long>(p.rows_total) + grow] = lse;
-    }
-  }
-  if (direct) return;
-
-  // The last split of this (sequence, head, m tile) to finish merges all of them.
-  __shared__ unsigned last;
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    unsigned* counter =
-        p.counters + (static_cast<long long>(b) * p.kv_heads + h) * p.m_tiles + m_tile;
-    const unsigned done = atomicAdd(counter, 1u);
-    last = done == static_cast<unsigned>(splits - 1);
-    if (last) *counter = 0u;  // ready for the next launch
-  }
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  for (int rr = warp; rr < rows_here; rr += Tr::kWarps) {
-    const int r = m_tile * 16 + rr, t = r / p.group, i = r % p.group;
-    const long long grow =
-        (static_cast<long long>(b) * p.q_tokens + t) * p.q_heads + h * p.group + i;
-    const PartsStrided parts{p.part_o + grow * D, p.part_lse + grow,
-                             static_cast<long long>(p.rows_total) * D, p.rows_total};
-    merge_row_warp(parts, splits, D, p.o + grow * D, p.lse + grow);
-  }
+  finish_cta<D, Tr::kWarps>(p, smem, m_run, l_run, acc, b, h, m_tile, split, splits);
 }
 
 }  // namespace kvtier::attention::cuda

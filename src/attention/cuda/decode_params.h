@@ -27,6 +27,7 @@ struct DecodeParams {
   int chunk_tiles;   // target tiles per split (automatic plan)
   int fixed_splits;  // > 0: this many splits per sequence (capped by its tiles)
   int max_splits;
+  int plan_keys;     // keys a planning unit (warp kernel; the CTA kernel uses its tile)
 };
 
 // Splits of a sequence of `tiles` tiles and the tiles each split covers (the last may hold fewer).

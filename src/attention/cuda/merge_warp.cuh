@@ -39,7 +39,7 @@ __device__ __forceinline__ void merge_row_warp(const Parts& parts, int n, int he
     for (int i0 = 0; i0 < n; i0 += 32) {
       const float my_w = i0 + lane < n ? acc.weight_of(parts.lse(i0 + lane)) : 0.f;
       const int count = min(32, n - i0);
-#pragma unroll 8
+#pragma unroll 16
       for (int j = 0; j < count; ++j) {
         const float w = __shfl_sync(0xffffffffu, my_w, j);
 #pragma unroll

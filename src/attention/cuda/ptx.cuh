@@ -14,9 +14,16 @@ __device__ __forceinline__ std::uint32_t smem_addr(const void* p) {
 }
 
 // 16-byte global -> shared copy; src_bytes = 0 fills the 16 bytes with zeros and reads nothing.
+// kL2Hint: ask L2 to fetch the 256-byte span around the line.
+template <bool kL2Hint = false>
 __device__ __forceinline__ void cp_async16(std::uint32_t dst, const void* src, int src_bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(src_bytes));
+  if constexpr (kL2Hint) {
+    asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+                 "r"(src_bytes));
+  } else {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+                 "r"(src_bytes));
+  }
 }
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");

@@ -57,6 +57,18 @@ TEST(AttentionCuda, ForcedSplitsMerge) {
   }
 }
 
+// Block sizes other than 16 and 64 (any multiple of 8): a 16-key step of the warp kernel may
+// straddle two blocks, or end half past the sequence.
+TEST(AttentionCuda, BlockSizesMultipleOf8) {
+  GpuHarness gpu;
+  std::uint64_t seed = 700;
+  for (int bt : {8, 24, 40}) {
+    check(gpu, {{1, 8, 9, 24, 1000, 2504}, 1, 8, 2, 128, bt, DType::kBF16, true, seed++});
+    check(gpu, {{777, 3001}, 3, 16, 2, 64, bt, DType::kF16, true, seed++}, 5);
+    check(gpu, {{520}, 1, 8, 1, 256, bt, DType::kBF16, false, seed++}, 3);
+  }
+}
+
 TEST(AttentionCuda, LongContexts) {
   GpuHarness gpu;
   check(gpu, {{32768, 1, 4000}, 1, 32, 8, 128, 16, DType::kBF16, true, 400}, 0, 2);
