@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Plots a `kvtier-bench decode --sweep --json FILE` result: tokens/s and slowdown against
-context, one line per GPU budget (and CPU share, when several were run).
+context, one line per GPU budget (a fraction of the KV kept on the GPU; all; min = sink + window)
+and CPU share.
 
 usage: python3 scripts/plot_decode_sweep.py RESULT.json OUT.png
 """
@@ -24,7 +25,7 @@ def main() -> int:
     for r in doc["runs"]:
         if r["depth"] != max(x["depth"] for x in doc["runs"]):
             continue
-        label = f"GPU budget {r['gpu_budget']} ({100 * r['offloaded_fraction']:.0f}% off GPU), CPU share {r['cpu_share']}"
+        label = f"GPU budget {r['gpu_budget']}, CPU share {r['cpu_share']}"
         lines[label].append(r)
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5))
     for label, runs in sorted(lines.items()):
