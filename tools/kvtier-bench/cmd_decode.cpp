@@ -140,6 +140,28 @@ int run(DecodeOptions o) {
   for (int d : depths) {
     if (d > 8) throw InvalidArgument("--depth " + std::to_string(d) + ": expected 0..8");
   }
+  // Device memory of the largest configuration: GPU pool, staging ring of d + 1 buffers holding
+  // every host block of a layer, one layer of weights.
+  backend->refresh_device_info();
+  const std::uint64_t free_bytes = backend->device().free_memory;
+  const int max_depth = *std::max_element(depths.begin(), depths.end());
+  for (int ctx : contexts) {
+    const SlotIndex needed = blocks_per_sequence(g, ctx, max_warmup + o.steps) * static_cast<SlotIndex>(o.batch);
+    const SlotIndex protect = (o.sink + o.window) * static_cast<SlotIndex>(o.batch);
+    for (const auto& spec : budgets) {
+      const SlotIndex gs = gpu_slots_for(spec, needed, protect, g);
+      const std::uint64_t host_blocks = needed - std::min(needed, gs);
+      const std::uint64_t vram = static_cast<std::uint64_t>(gs) * g.slot_bytes() +
+                                 (host_blocks ? (max_depth + 1) * host_blocks * g.layer_bytes() : 0) +
+                                 weights / static_cast<std::uint64_t>(g.layers);
+      if (vram > free_bytes) {
+        throw InvalidArgument("context " + std::to_string(ctx) + " with GPU budget " + spec + " and depth " +
+                              std::to_string(max_depth) + " needs " + format_size(vram) +
+                              " of device memory (pool, staging ring, weights); " + format_size(free_bytes) +
+                              " is free: lower --gpu-budget or --depth");
+      }
+    }
+  }
 
   std::cout << "kvtier-bench decode: " << g.describe() << ", batch " << o.batch << ", " << o.steps << " steps, weights "
             << format_size(weights) << "\nmeasuring floors..." << std::endl;
