@@ -23,10 +23,19 @@ void CpuShareWorker::start(std::vector<Layer> layers, TransferEvent before) {
   before_ = std::move(before);
   done_ = 0;
   recorded_ = 0;
+  abort_ = false;
   error_ = nullptr;
   compute_seconds_ = 0;
   has_job_ = true;
+  busy_ = true;
   cv_.notify_all();
+}
+
+void CpuShareWorker::abort() noexcept {
+  std::unique_lock<std::mutex> lock(mu_);
+  abort_ = true;
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return !busy_ && !has_job_; });
 }
 
 void CpuShareWorker::q_recorded(int layer) {
@@ -61,8 +70,9 @@ void CpuShareWorker::loop() {
       for (std::size_t l = 0; l < layers.size(); ++l) {
         {
           std::unique_lock<std::mutex> lock(mu_);
-          cv_.wait(lock, [&] { return stop_ || recorded_ > static_cast<int>(l); });
+          cv_.wait(lock, [&] { return stop_ || abort_ || recorded_ > static_cast<int>(l); });
           if (stop_) return;
+          if (abort_) break;
         }
         layers[l].q_ready->synchronize();
         const auto t0 = std::chrono::steady_clock::now();
@@ -76,8 +86,10 @@ void CpuShareWorker::loop() {
     } catch (...) {
       std::lock_guard<std::mutex> lock(mu_);
       error_ = std::current_exception();
-      cv_.notify_all();
     }
+    std::lock_guard<std::mutex> lock(mu_);
+    busy_ = false;
+    cv_.notify_all();
   }
 }
 

@@ -35,6 +35,9 @@ class CpuShareWorker {
   void q_recorded(int layer);
   // Blocks until layer `layer` is done; rethrows the step's error.
   void wait_layer(int layer);
+  // Stops the current step's work (an error on the driving thread) and waits until the worker
+  // no longer touches it. Never throws.
+  void abort() noexcept;
   // Seconds spent computing in the last step (valid once its last layer is waited for).
   double compute_seconds() const { return compute_seconds_; }
   int threads() const { return pool_.size(); }
@@ -47,7 +50,7 @@ class CpuShareWorker {
   std::condition_variable cv_;
   std::vector<Layer> layers_;
   TransferEvent before_;
-  bool has_job_ = false, stop_ = false;
+  bool has_job_ = false, stop_ = false, busy_ = false, abort_ = false;
   int done_ = 0;      // layers finished in the current step
   int recorded_ = 0;  // layers whose q_ready event is recorded
   std::exception_ptr error_;

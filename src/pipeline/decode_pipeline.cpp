@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "kvtier/core/error.h"
@@ -206,6 +207,14 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
     }
     m.cpu->start(std::move(layers), before);
   }
+  // On an error below, the CPU worker must let go of this step's tables before they unwind.
+  struct AbortCpuOnError {
+    detail::CpuShareWorker* cpu;
+    int exceptions = std::uncaught_exceptions();
+    ~AbortCpuOnError() {
+      if (cpu != nullptr && std::uncaught_exceptions() > exceptions) cpu->abort();
+    }
+  } abort_guard{cpu_on && n_cpu > 0 ? m.cpu.get() : nullptr};
 
   // The copy side: layer l's streamed slices into the ring, d layers ahead.
   const int d = config_.depth;
