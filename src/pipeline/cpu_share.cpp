@@ -17,7 +17,7 @@ CpuShareWorker::~CpuShareWorker() {
   thread_.join();
 }
 
-void CpuShareWorker::start(std::vector<Layer> layers, TransferEvent before) {
+void CpuShareWorker::start(std::vector<Layer> layers, std::vector<TransferEvent> before) {
   std::lock_guard<std::mutex> lock(mu_);
   layers_ = std::move(layers);
   before_ = std::move(before);
@@ -55,7 +55,7 @@ void CpuShareWorker::wait_layer(int layer) {
 void CpuShareWorker::loop() {
   for (;;) {
     std::vector<Layer> layers;
-    TransferEvent before;
+    std::vector<TransferEvent> before;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stop_ || has_job_; });
@@ -65,7 +65,7 @@ void CpuShareWorker::loop() {
       has_job_ = false;
     }
     try {
-      before.synchronize();
+      for (const TransferEvent& ev : before) ev.synchronize();
       double seconds = 0;
       for (std::size_t l = 0; l < layers.size(); ++l) {
         {

@@ -29,8 +29,8 @@ class CpuShareWorker {
   CpuShareWorker(const CpuShareWorker&) = delete;
   CpuShareWorker& operator=(const CpuShareWorker&) = delete;
 
-  // Starts a step: `before` completes once the host blocks may be read (earlier moves landed).
-  void start(std::vector<Layer> layers, TransferEvent before);
+  // Starts a step: `before` complete once the host blocks may be read (earlier moves landed).
+  void start(std::vector<Layer> layers, std::vector<TransferEvent> before);
   // The driving thread recorded layer `layer`'s q_ready event (layers in order).
   void q_recorded(int layer);
   // Blocks until layer `layer` is done; rethrows the step's error.
@@ -49,7 +49,7 @@ class CpuShareWorker {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Layer> layers_;
-  TransferEvent before_;
+  std::vector<TransferEvent> before_;
   bool has_job_ = false, stop_ = false, busy_ = false, abort_ = false;
   int done_ = 0;      // layers finished in the current step
   int recorded_ = 0;  // layers whose q_ready event is recorded

@@ -47,8 +47,7 @@ struct DecodePipeline::Impl {
   Buffer tables_host, tables_dev;
   std::vector<std::unique_ptr<Event>> q_ready;  // [layers]
   std::unique_ptr<Event> gpu_start, gpu_end;
-  TransferEvent pending;  // the last applied plan
-  bool pending_moves = false;
+  std::vector<TransferEvent> pending;  // plans applied since the last step
 
   Impl(Backend& b, int threads) : runner(b, threads) {}
 };
@@ -113,8 +112,7 @@ void DecodePipeline::apply(std::span<const SlotMove> plan) {
   if (plan.empty()) return;
   TransferEvent ev = engine_.submit(plan);
   if (ev.rejected()) ev.synchronize();  // throws the submission error: nothing moved
-  impl_->pending = std::move(ev);
-  impl_->pending_moves = true;
+  impl_->pending.push_back(std::move(ev));
 }
 
 StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO& io) {
@@ -156,12 +154,10 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   auto* dev = m.tables_dev.as<unsigned char>();
   auto* hst = m.tables_host.as<unsigned char>();
 
-  TransferEvent before;
-  if (m.pending_moves) {
-    before = m.pending;
-    before.wait(compute);  // new K/V may go into slots the moves vacate
-    m.pending_moves = false;
-  }
+  // New K/V may go into slots that the moves vacate; the CPU share reads blocks they bring.
+  std::vector<TransferEvent> before = std::move(m.pending);
+  m.pending.clear();
+  for (const TransferEvent& ev : before) ev.wait(compute);
 
   const std::size_t rows = static_cast<std::size_t>(batch) * g.q_heads;
   const std::size_t dim = static_cast<std::size_t>(g.head_dim);
@@ -297,7 +293,7 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   }
   m.gpu_end->record(compute);
   compute.synchronize();
-  if (before.rejected()) before.synchronize();
+  for (const TransferEvent& ev : before) ev.synchronize();  // device errors of the moves
 
   stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   stats.batch = batch;
