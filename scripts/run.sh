@@ -11,8 +11,15 @@ if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
 else
   preset=cpu
 fi
+# CUDA architectures: KVTIER_CUDA_ARCHS, else this machine's GPU (native), else sm_90 only (no GPU
+# here: the CUDA code is not run, so one architecture is enough). `cmake --preset cuda` alone
+# builds sm_80, 86, 89 and 90.
+archs=${KVTIER_CUDA_ARCHS:-}
+if [ -z "$archs" ]; then
+  if nvidia-smi -L >/dev/null 2>&1; then archs=native; else archs=90; fi
+fi
 args=()
-[ -n "${KVTIER_CUDA_ARCHS:-}" ] && args+=("-DCMAKE_CUDA_ARCHITECTURES=$KVTIER_CUDA_ARCHS")
+[ "$preset" = cuda ] && args+=("-DCMAKE_CUDA_ARCHITECTURES=$archs")
 cmake --preset "$preset" "${args[@]}" >/dev/null
 cmake --build "build/$preset" -j "$(nproc)" --target kvtier-bench >&2
 [ $# -eq 0 ] && set -- info
