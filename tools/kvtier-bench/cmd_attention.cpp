@@ -45,18 +45,11 @@ struct HostData {
   std::size_t kv_bytes = 0;  // bytes of K and V the call reads
 };
 
-std::uint64_t splitmix(std::uint64_t& s) {
-  std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // Uniform values in [-amp, amp), never zero, in `t`.
 void fill_random(unsigned char* dst, std::size_t n, DType t, float amp, std::uint64_t seed) {
   std::uint64_t s = seed;
   for (std::size_t i = 0; i < n; i += 4) {
-    std::uint64_t bits = splitmix(s);
+    std::uint64_t bits = splitmix64(s);
     for (std::size_t k = i; k < std::min(n, i + 4); ++k, bits >>= 16) {
       float v = (static_cast<float>(bits & 0xffff) / 32768.f - 1.f) * amp;
       if (v == 0.f) v = 0.5f * amp;

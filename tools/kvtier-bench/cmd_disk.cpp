@@ -59,11 +59,12 @@ struct Phase {
   double bytes_per_s = 0;
 };
 
-// Writes every slot of the store (blocks 0..n-1), `ring` payload buffers rotating.
-Phase write_all(DiskStore& store, std::uint64_t base, std::uint64_t n, unsigned char* ring,
-                std::size_t ring_slots) {
+// Runs submit(hash of block base + i, ring buffer) for blocks i in [0, n), keeping at most
+// `ring_slots` in flight (each buffer reused once its operation is done).
+template <class Submit>
+Phase pump(DiskStore& store, std::uint64_t base, std::uint64_t n, unsigned char* ring, std::size_t ring_slots,
+           Submit submit) {
   const std::size_t bytes = store.slot_bytes();
-  const auto tokens = static_cast<std::uint32_t>(store.geometry().block_tokens);
   std::deque<DiskFuture> window;
   const auto t0 = std::chrono::steady_clock::now();
   for (std::uint64_t i = 0; i < n; ++i) {
@@ -72,8 +73,7 @@ Phase write_all(DiskStore& store, std::uint64_t base, std::uint64_t n, unsigned 
       window.pop_front();
     }
     const std::uint64_t id = base + i;
-    const Hash128 h = hash128(&id, sizeof id);
-    window.push_back(store.write_async(h, ring + (i % ring_slots) * bytes, tokens));
+    window.push_back(submit(hash128(&id, sizeof id), ring + (i % ring_slots) * bytes));
   }
   for (auto& f : window) f.wait();
   Phase p;
@@ -82,26 +82,19 @@ Phase write_all(DiskStore& store, std::uint64_t base, std::uint64_t n, unsigned 
   return p;
 }
 
+// Writes every slot of the store (blocks 0..n-1), `ring` payload buffers rotating.
+Phase write_all(DiskStore& store, std::uint64_t base, std::uint64_t n, unsigned char* ring,
+                std::size_t ring_slots) {
+  const auto tokens = static_cast<std::uint32_t>(store.geometry().block_tokens);
+  return pump(store, base, n, ring, ring_slots,
+              [&](const Hash128& h, unsigned char* buf) { return store.write_async(h, buf, tokens); });
+}
+
 // Reads every block back (verified by the store) into the rotating ring.
 Phase read_all(DiskStore& store, std::uint64_t base, std::uint64_t n, unsigned char* ring,
                std::size_t ring_slots) {
-  const std::size_t bytes = store.slot_bytes();
-  std::deque<DiskFuture> window;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (std::uint64_t i = 0; i < n; ++i) {
-    if (window.size() == ring_slots) {
-      window.front().wait();
-      window.pop_front();
-    }
-    const std::uint64_t id = base + i;
-    const Hash128 h = hash128(&id, sizeof id);
-    window.push_back(store.read_async(h, ring + (i % ring_slots) * bytes));
-  }
-  for (auto& f : window) f.wait();
-  Phase p;
-  p.seconds = seconds_since(t0);
-  p.bytes_per_s = static_cast<double>(n * bytes) / p.seconds;
-  return p;
+  return pump(store, base, n, ring, ring_slots,
+              [&](const Hash128& h, unsigned char* buf) { return store.read_async(h, buf); });
 }
 
 struct Setup {

@@ -44,12 +44,7 @@ struct TransferOptions {
   std::uint64_t seed = 1;
 };
 
-std::uint64_t mix(std::uint64_t x) {  // splitmix64
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+std::uint64_t mix(std::uint64_t x) { return splitmix64(x); }
 std::uint64_t word_of(std::uint64_t slot, int layer, std::uint64_t i) {
   return mix((slot << 32) ^ (static_cast<std::uint64_t>(layer) << 26) ^ i);
 }

@@ -20,20 +20,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::uint64_t splitmix(std::uint64_t& s) {
-  std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // Uniform values in [-1, 1) of `dtype` (bf16 or fp16), a function of `seed` alone.
 void fill_values(void* dst, std::size_t bytes, DType dtype, std::uint64_t seed) {
   auto* out = static_cast<std::uint16_t*>(dst);
   const std::size_t n = bytes / 2;
   std::uint64_t s = seed;
   for (std::size_t i = 0; i < n; i += 4) {
-    std::uint64_t bits = splitmix(s);
+    std::uint64_t bits = splitmix64(s);
     for (std::size_t k = i; k < std::min(n, i + 4); ++k, bits >>= 16) {
       const float v = static_cast<float>(bits & 0xFFFF) * (2.0f / 65536.0f) - 1.0f + (1.0f / 65536.0f);
       out[k] = dtype == DType::kBF16 ? attention::cpu::float_to_bf16(v) : attention::cpu::float_to_half(v);
@@ -92,7 +85,7 @@ DecodeRunResult run_decode(Backend& b, ThreadPool& threads, const DecodeRunConfi
   std::uint64_t tok_seed = 7;
   for (int i = 0; i < c.batch; ++i) {
     std::vector<TokenId> prompt(static_cast<std::size_t>(c.context));
-    for (auto& t : prompt) t = static_cast<TokenId>(splitmix(tok_seed));
+    for (auto& t : prompt) t = static_cast<TokenId>(splitmix64(tok_seed));
     seqs.push_back(bm.create(prompt).seq);
   }
   pipe.apply(bm.take_plan());
@@ -164,7 +157,7 @@ DecodeRunResult run_decode(Backend& b, ThreadPool& threads, const DecodeRunConfi
   const std::uint64_t moves_before = bm.stats().moves_planned;
   for (int s = 0; s < total_steps; ++s) {
     for (SeqId id : seqs) {
-      const TokenId t = static_cast<TokenId>(splitmix(tok_seed));
+      const TokenId t = static_cast<TokenId>(splitmix64(tok_seed));
       bm.append(id, std::span<const TokenId>(&t, 1));
     }
     pipe.apply(bm.take_plan());

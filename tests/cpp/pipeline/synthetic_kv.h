@@ -14,12 +14,7 @@
 
 namespace kvtier::testing {
 
-inline std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+inline std::uint64_t mix(std::uint64_t x) { return splitmix64(x); }
 
 // Uniform in [-1, 1), never exactly zero for all elements.
 inline float value_at(std::uint64_t a, std::uint64_t b, std::uint64_t c) {

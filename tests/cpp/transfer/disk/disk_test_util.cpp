@@ -38,11 +38,7 @@ void fill_block(const Hash128& hash, void* dst, std::size_t bytes) {
   std::uint64_t x = hash.lo ^ (hash.hi * 0x9E3779B97F4A7C15ull);
   auto* p = static_cast<unsigned char*>(dst);
   for (std::size_t i = 0; i < bytes; i += 8) {
-    x += 0x9E3779B97F4A7C15ull;  // splitmix64
-    std::uint64_t z = x;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
+    const std::uint64_t z = splitmix64(x);
     std::memcpy(p + i, &z, std::min<std::size_t>(8, bytes - i));
   }
 }
