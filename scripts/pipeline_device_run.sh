@@ -2,8 +2,9 @@
 # On a GPU machine: build kvtier-bench and the CUDA tests (sm_90 unless KVTIER_CUDA_ARCHS is set),
 # run the backend and pipeline tests, then decode benchmarks of the pipeline (Llama-3.1-8B, block
 # 16): depth 0/1/2, CPU share off/auto/fixed, budgets that leave 25%, 50% and ~100% of the KV off
-# the GPU. Logs and JSON land in $OUT (or build/pipeline-logs).
-#   scripts/pipeline_device_run.sh [quick|full|sweep]...  (several modes run in order)
+# the GPU; `disk`: the disk tier (its bench, then decode over GPU, host and disk, run twice on one
+# directory: the second run reuses the blocks). Logs and JSON land in $OUT (or build/pipeline-logs).
+#   scripts/pipeline_device_run.sh [tests|quick|full|sweep|disk]...  (several modes run in order)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/cuda/bin"
@@ -12,7 +13,8 @@ mkdir -p "$out"
 log="$out/pipeline-log.txt"
 cmake -S . -B build/pipe-dev -G Ninja -DKVTIER_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CUDA_ARCHITECTURES="${KVTIER_CUDA_ARCHS:-90}" >>"$log" 2>&1 || { tail -20 "$log"; exit 1; }
-ninja -C build/pipe-dev -j "$(nproc)" kvtier-bench test_backend_cuda test_pipeline_cpu >>"$log" 2>&1 \
+ninja -C build/pipe-dev -j "$(nproc)" kvtier-bench test_backend_cuda test_pipeline_cpu test_pipeline_cuda test_disk \
+  >>"$log" 2>&1 \
   || { tail -40 "$log"; exit 1; }
 B=build/pipe-dev/tools/kvtier-bench/kvtier-bench
 status=0
@@ -25,6 +27,23 @@ run() {
 }
 for mode in "${@:-quick}"; do
 case $mode in
+  tests)
+    for t in pipeline/test_pipeline_cuda pipeline/test_pipeline_cpu transfer/disk/test_disk; do
+      timeout 300 build/pipe-dev/tests/cpp/$t >"$out/$(basename $t).log" 2>&1 || status=1
+      echo "$t: $(grep -E '^\[  (PASSED|FAILED)' "$out/$(basename $t).log" | tr '\n' ' ')" | tee -a "$log"
+    done ;;
+  disk)
+    d=${DISK_DIR:-/tmp/kvtier-disk}
+    rm -rf "$d" "$d-bench"
+    timeout 300 $B disk --dir "$d-bench" --disk-budget 4GiB --repeat 3 --json "$out/disk-bench.json" 2>&1 | tail -n 20 \
+      | tee -a "$log" || status=1
+    rm -rf "$d-bench"
+    # 32K (4 GiB of KV): 1 GiB on the GPU, 1.5 GiB on the host, the rest on disk.
+    for pass in first second; do
+      run disk-$pass --context 32768 --gpu-budget 0.25 --host-budget 1536MiB --disk "$d" --depth 1 --cpu-share off \
+        --steps 6
+    done
+    rm -rf "$d" ;;
   quick) run quick --context 32768 --gpu-budget 0.5,min --depth 0,1,2 --cpu-share off,auto --steps 8 ;;
   full)
     run b1-32k --context 32768 --gpu-budget 0.75,0.5,min --depth 0,1,2 --cpu-share off,auto --steps 12

@@ -9,6 +9,7 @@ command -v cmake >/dev/null || need+=(cmake)
 command -v ninja >/dev/null || need+=(ninja-build)
 command -v g++ >/dev/null || need+=(g++)
 command -v git >/dev/null || need+=(git)
+command -v python3 >/dev/null || need+=(python3)  # tests/cli checks result JSON with it
 have_header gtest/gtest.h || need+=(libgtest-dev)
 have_header benchmark/benchmark.h || need+=(libbenchmark-dev)
 have_header CLI/CLI.hpp || need+=(libcli11-dev)

@@ -215,7 +215,7 @@ BlockTable BlockManager::block_table(SeqId seq) const {
   t.blocks.reserve(s.blocks.size());
   for (std::size_t i = 0; i < s.blocks.size(); ++i) {
     const Block& b = block(s.blocks[i]);
-    t.blocks.push_back(BlockTableEntry{s.blocks[i], b.where, b.tokens});
+    t.blocks.push_back(BlockTableEntry{s.blocks[i], b.where, b.tokens, key_of(s.blocks[i], b)});
     TierBlocks& tb = t.tiers[static_cast<int>(b.where.tier)];
     tb.positions.push_back(static_cast<std::uint32_t>(i));
     tb.slots.push_back(b.where.slot);

@@ -301,6 +301,14 @@ void BlockManager::promote(SeqId seq) {
     }
     move(id, Tier::kGpu);
   }
+  // What is still on disk comes up to free host budget, so that a step streams it instead of
+  // reading the disk (nothing on the host is evicted for it).
+  if (tier_present(Tier::kHost)) {
+    for (BlockId id : order) {
+      if (used(Tier::kHost) >= budget(Tier::kHost)) break;
+      if (block(id).where.tier == Tier::kDisk) move(id, Tier::kHost);
+    }
+  }
   rebalance();
 }
 

@@ -47,7 +47,7 @@ void BlockManager::place(BlockId id, Tier tier) {
   b.where = SlotRef{tier, slots_[t]->allocate()};
   owner_[t][b.where.slot] = id;
   if (b.copy_from != 0) {
-    plan_.push_back(SlotMove{SlotMove::Kind::kCopy, id, block(b.copy_from).where, b.where});
+    plan_.push_back(SlotMove{SlotMove::Kind::kCopy, id, block(b.copy_from).where, b.where, key_of(id, b), b.tokens});
     ++copies_;
     b.copy_from = 0;
   }
@@ -70,7 +70,7 @@ void BlockManager::move(BlockId id, Tier to) {
     ++cached_[t];
   }
   b.where = dest;
-  plan_.push_back(SlotMove{SlotMove::Kind::kMove, id, from, dest});
+  plan_.push_back(SlotMove{SlotMove::Kind::kMove, id, from, dest, key_of(id, b), b.tokens});
   ++moves_;
   if (to == Tier::kDisk && full(b) && disk_) disk_->publish(b.hash, dest.slot);
 }
@@ -169,6 +169,24 @@ void BlockManager::load_disk_index() {
     ++cached_[d];
     index_.emplace(e.hash, id);
   }
+}
+
+Hash128 BlockManager::key_of(BlockId id, const Block& b) const {
+  if (full(b)) return b.hash;
+  // Partial: the id, seeded with a hash of the root that no chain of prefix hashes reaches (but
+  // by a 128-bit collision).
+  static constexpr std::uint64_t kTag = 0x6b76746965722d70ull;  // "kvtier-p"
+  const Hash128 seed = hash128(&kTag, sizeof(kTag), root_);
+  const std::uint64_t words[2] = {id, b.tokens};
+  return hash128(words, sizeof(words), seed);
+}
+
+Hash128 BlockManager::disk_key(BlockId id) const {
+  auto it = blocks_.find(id);
+  if (it == blocks_.end()) {
+    throw InvalidArgument("disk_key: unknown block " + std::to_string(id) + "; expected a resident block id");
+  }
+  return key_of(id, it->second);
 }
 
 BlockInfo BlockManager::block_info(BlockId id) const {

@@ -11,6 +11,7 @@
 #include "kvtier/transfer/staging_ring.h"
 #include "pipeline/attention_runner.h"
 #include "pipeline/cpu_share.h"
+#include "pipeline/disk_side.h"
 #include "pipeline/step_tables.h"
 
 namespace kvtier::pipeline {
@@ -23,10 +24,14 @@ void PipelineConfig::validate() const {
   }
   if (max_batch < 1) throw InvalidArgument("pipeline: max_batch " + std::to_string(max_batch) + "; expected >= 1");
   if (cpu_threads < 0) throw InvalidArgument("pipeline: cpu_threads must be >= 0");
+  if (disk_buffers < 2) throw InvalidArgument("pipeline: disk_buffers " + std::to_string(disk_buffers) + "; expected >= 2");
+  if (disk_group_layers < 0) throw InvalidArgument("pipeline: disk_group_layers must be >= 0 (0: automatic)");
   if (!(scale >= 0.f) || !std::isfinite(scale)) throw InvalidArgument("pipeline: scale must be finite and >= 0");
 }
 
 namespace {
+
+constexpr std::size_t kParts = 3;  // partials on the device: resident, streamed, disk
 
 Rates with_defaults(Rates r) {
   if (r.pcie <= 0) r.pcie = 25e9;
@@ -42,7 +47,9 @@ struct DecodePipeline::Impl {
   detail::AttentionRunner runner;
   std::unique_ptr<StagingRing> ring;
   std::unique_ptr<detail::CpuShareWorker> cpu;
-  Buffer partials;            // device: [2][rows][head_dim] o, then [2][rows] lse
+  std::unique_ptr<detail::DiskWriteBack> write_back;
+  std::unique_ptr<detail::DiskStaging> disk_staging;
+  Buffer partials;            // device: [3][rows][head_dim] o, then [3][rows] lse
   Buffer cpu_q, cpu_partial;  // pinned: [layers][rows][head_dim] q; o [layers][rows][dim] + lse
   Buffer tables_host, tables_dev;
   std::vector<std::unique_ptr<Event>> q_ready;  // [layers]
@@ -53,12 +60,13 @@ struct DecodePipeline::Impl {
 };
 
 DecodePipeline::DecodePipeline(Backend& backend, const Geometry& geometry, SlotPool& gpu, SlotPool& host,
-                               TransferEngine& engine, PipelineConfig config)
+                               TransferEngine& engine, PipelineConfig config, DiskStore* disk)
     : backend_(backend),
       geometry_(geometry),
       gpu_(gpu),
       host_(host),
       engine_(engine),
+      disk_(disk),
       config_(config),
       planner_(config.cpu_share, with_defaults(config.prior)) {
   geometry_.validate();
@@ -83,7 +91,16 @@ DecodePipeline::DecodePipeline(Backend& backend, const Geometry& geometry, SlotP
   }
   const std::size_t rows = static_cast<std::size_t>(config_.max_batch) * geometry_.q_heads;
   const std::size_t dim = static_cast<std::size_t>(geometry_.head_dim);
-  impl_->partials = backend.allocate(MemoryKind::kDevice, 2 * rows * (dim + 1) * sizeof(float));
+  impl_->partials = backend.allocate(MemoryKind::kDevice, kParts * rows * (dim + 1) * sizeof(float));
+  if (disk_ != nullptr) {
+    if (disk_->geometry().fingerprint() != geometry_.fingerprint()) {
+      throw InvalidArgument("pipeline: the disk tier holds " + disk_->geometry().name + " blocks; expected " +
+                            geometry_.name);
+    }
+    impl_->write_back = std::make_unique<detail::DiskWriteBack>(backend, *disk_, config_.disk_writeback_bytes);
+    impl_->disk_staging = std::make_unique<detail::DiskStaging>(backend, *disk_, geometry_, config_.max_disk_blocks,
+                                                                config_.disk_group_layers, config_.disk_buffers);
+  }
   if (config_.cpu_share.mode != CpuShare::Mode::kOff) {
     const std::size_t layers = static_cast<std::size_t>(geometry_.layers);
     impl_->cpu_q = backend.allocate(MemoryKind::kPinnedHost, layers * rows * dim * geometry_.elem_bytes());
@@ -98,8 +115,17 @@ DecodePipeline::DecodePipeline(Backend& backend, const Geometry& geometry, SlotP
 DecodePipeline::~DecodePipeline() {
   try {
     compute_->synchronize();
+    for (const TransferEvent& ev : impl_->pending) ev.synchronize();
   } catch (...) {  // destructors never throw; the error was reported by the step that caused it
   }
+}
+
+std::size_t DecodePipeline::disk_staging_bytes() const {
+  return impl_->disk_staging ? impl_->disk_staging->host_bytes() : 0;
+}
+
+void DecodePipeline::flush_disk() {
+  if (impl_->write_back) impl_->write_back->drain();
 }
 
 std::size_t DecodePipeline::device_bytes() const {
@@ -109,10 +135,58 @@ std::size_t DecodePipeline::device_bytes() const {
 }
 
 void DecodePipeline::apply(std::span<const SlotMove> plan) {
-  if (plan.empty()) return;
-  TransferEvent ev = engine_.submit(plan);
-  if (ev.rejected()) ev.synchronize();  // throws the submission error: nothing moved
-  impl_->pending.push_back(std::move(ev));
+  Impl& m = *impl_;
+  for (const SlotMove& mv : plan) {
+    if (mv.from.tier != Tier::kDisk && mv.to.tier != Tier::kDisk) continue;
+    if (!m.write_back) {
+      throw InvalidArgument("pipeline: the plan moves block " + std::to_string(mv.block) +
+                            " to or from the disk tier; this pipeline has no disk tier (pass a DiskStore)");
+    }
+    if (mv.from.tier == Tier::kDisk && mv.kind == SlotMove::Kind::kCopy) {
+      throw InvalidArgument("pipeline: the plan copies block " + std::to_string(mv.block) +
+                            " out of a disk slot (a fork of a partial block on disk); expected partial blocks "
+                            "off the disk tier");
+    }
+  }
+  // Moves between GPU and host go to the engine in runs; a disk move waits for the runs before
+  // it (they may write its source or still read its destination) and is done before those after.
+  std::size_t run_begin = 0;
+  auto submit_run = [&](std::size_t end) {
+    if (end > run_begin) {
+      TransferEvent ev = engine_.submit(plan.subspan(run_begin, end - run_begin));
+      if (ev.rejected()) ev.synchronize();  // throws the submission error: nothing of it moved
+      m.pending.push_back(std::move(ev));
+    }
+  };
+  const std::size_t slot_bytes = geometry_.slot_bytes();
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    const SlotMove& mv = plan[i];
+    if (mv.from.tier != Tier::kDisk && mv.to.tier != Tier::kDisk) continue;
+    submit_run(i);
+    run_begin = i + 1;
+    for (const TransferEvent& ev : m.pending) ev.synchronize();
+    m.disk_staging->end();  // reads left by a step that failed: the store refuses busy slots
+    if (mv.to.tier == Tier::kDisk) {
+      if (mv.tokens == 0) continue;  // a block that has no bytes yet (DESIGN: harmless move)
+      Buffer copy = m.write_back->take_buffer();
+      if (mv.from.tier == Tier::kHost) {
+        std::memcpy(copy.data(), host_.slot_address(mv.from.slot), slot_bytes);
+      } else {
+        backend_.copy_async(copy.data(), gpu_.slot_address(mv.from.slot), slot_bytes, *compute_);
+        compute_->synchronize();
+      }
+      m.write_back->write(mv.to.slot, mv.key, mv.tokens, std::move(copy));
+    } else if (mv.to.tier == Tier::kHost) {
+      m.write_back->read(mv.from.slot, mv.key, host_.slot_address(mv.to.slot));
+    } else {
+      Buffer bounce = m.write_back->take_buffer();
+      m.write_back->read(mv.from.slot, mv.key, bounce.data());
+      backend_.copy_async(gpu_.slot_address(mv.to.slot), bounce.data(), slot_bytes, *compute_);
+      compute_->synchronize();
+      m.write_back->recycle(std::move(bounce));
+    }
+  }
+  submit_run(plan.size());
 }
 
 StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO& io) {
@@ -124,13 +198,19 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
                           std::to_string(config_.max_batch) + " (PipelineConfig::max_batch)");
   }
   if (io.q == nullptr || io.out == nullptr) throw InvalidArgument("decode step: q and out are required");
+  Impl& m = *impl_;
+  if (m.write_back) m.write_back->reap();  // throws a failed write-back: its block is lost
   std::size_t host_blocks = 0;
   for (const BlockTable& t : tables) host_blocks += t.tier(Tier::kHost).slots.size();
   const double x = planner_.cpu_fraction(host_blocks * g.layer_bytes());
-  Impl& m = *impl_;
   const bool cpu_on = m.cpu != nullptr;
   const detail::StepSplit split = detail::split_step(tables, g.block_tokens, cpu_on ? x : 0.0);
   const std::size_t n_res = split.resident.blocks(), n_str = split.streamed.blocks(), n_cpu = split.cpu.blocks();
+  const std::size_t n_disk = split.disk.blocks();
+  if (n_disk > 0 && !m.disk_staging) {
+    throw InvalidArgument("decode step: " + std::to_string(n_disk) +
+                          " blocks are on disk; this pipeline has no disk tier (pass a DiskStore)");
+  }
   if (n_str > 0 && (!m.ring || n_str > m.ring->max_blocks())) {
     throw InvalidArgument("decode step: " + std::to_string(n_str) + " blocks to stream; the staging buffers hold " +
                           std::to_string(m.ring ? m.ring->max_blocks() : 0) +
@@ -142,7 +222,10 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   if (m.ring) {
     for (int i = 0; i < m.ring->depth(); ++i) ring_buffers.push_back(m.ring->data(i));
   }
-  const detail::TableImage img = detail::build_tables(split, gpu_, g, ring_buffers);
+  // Disk blocks: their reads start now, a group of layers at a time (disk_side.h).
+  std::vector<const void*> disk_ptrs;
+  if (m.disk_staging) m.disk_staging->begin(split.disk.slots, split.disk_keys, m.write_back.get(), disk_ptrs);
+  const detail::TableImage img = detail::build_tables(split, gpu_, g, ring_buffers, disk_ptrs);
   Stream& compute = *compute_;
   compute.synchronize();  // the previous step's readers of the table buffers are done
   if (m.tables_host.bytes() < img.bytes.size()) {
@@ -164,9 +247,9 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   const std::size_t q_layer_bytes = rows * dim * g.elem_bytes();
   const std::size_t kv_layer_bytes = static_cast<std::size_t>(batch) * 2 * g.kv_heads * dim * g.elem_bytes();
   const std::size_t out_layer_bytes = rows * dim * dtype_size(config_.out_dtype);
-  float* p_o = m.partials.as<float>();  // [2][rows][dim] then [2][rows]
+  float* p_o = m.partials.as<float>();  // [kParts][rows][dim] then [kParts][rows]
   const std::size_t max_rows = static_cast<std::size_t>(config_.max_batch) * g.q_heads;
-  float* p_lse = p_o + 2 * max_rows * dim;
+  float* p_lse = p_o + kParts * max_rows * dim;
 
   attention::DecodeShape shape;
   shape.batch = batch;
@@ -278,6 +361,13 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
                img.streamed_begin, img.streamed_lens);
       m.ring->release(buf, compute);
     }
+    if (n_disk > 0) {
+      const int group = l / m.disk_staging->group_layers();
+      if (l % m.disk_staging->group_layers() == 0) stats.disk_wait_seconds += m.disk_staging->acquire(group);
+      run_part(2, reinterpret_cast<const void* const*>(dev + img.disk_ptrs) + static_cast<std::size_t>(l) * n_disk,
+               img.disk_begin, img.disk_lens);
+      if ((l + 1) % m.disk_staging->group_layers() == 0 || l + 1 == g.layers) m.disk_staging->finish(group, compute);
+    }
     if (cpu_on && n_cpu > 0) {
       const auto w0 = Clock::now();
       m.cpu->wait_layer(l);
@@ -300,10 +390,12 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   stats.resident_blocks = n_res;
   stats.streamed_blocks = n_str;
   stats.cpu_blocks = n_cpu;
+  stats.disk_blocks = n_disk;
   const std::size_t per_block = g.layer_bytes() * static_cast<std::size_t>(g.layers);
   stats.resident_bytes = n_res * per_block;
   stats.streamed_bytes = n_str * per_block;
   stats.cpu_bytes = n_cpu * per_block;
+  stats.disk_bytes = n_disk > 0 ? m.disk_staging->blocks_from_disk() * per_block : 0;
   stats.cpu_fraction = split.cpu_fraction;
   if (cpu_on && n_cpu > 0) {
     stats.cpu_seconds = m.cpu->compute_seconds();

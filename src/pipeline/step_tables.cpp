@@ -11,22 +11,21 @@ namespace kvtier::pipeline::detail {
 StepSplit split_step(std::span<const BlockTable> tables, int block_tokens, double cpu_fraction) {
   StepSplit s;
   s.cpu_fraction = cpu_fraction;
-  for (Category* c : {&s.resident, &s.streamed, &s.cpu}) c->begin.push_back(0);
+  for (Category* c : {&s.resident, &s.streamed, &s.cpu, &s.disk}) c->begin.push_back(0);
   std::vector<const BlockTableEntry*> host;
   for (const BlockTable& t : tables) {
     if (t.blocks.empty()) {
       throw InvalidArgument("decode step: sequence " + std::to_string(t.seq) +
                             " has no tokens; expected at least the newest token");
     }
-    int lens[3] = {0, 0, 0};
+    int lens[4] = {0, 0, 0, 0};
     host.clear();
     for (const BlockTableEntry& e : t.blocks) {
       if (e.where.tier == Tier::kDisk) {
-        throw InvalidArgument("decode step: block " + std::to_string(e.block) + " of sequence " +
-                              std::to_string(t.seq) +
-                              " is on disk; expected GPU or host blocks (read disk blocks into the host tier first)");
-      }
-      if (e.where.tier == Tier::kGpu) {
+        s.disk.slots.push_back(e.where.slot);
+        s.disk_keys.push_back(e.key);
+        lens[3] += static_cast<int>(e.tokens);
+      } else if (e.where.tier == Tier::kGpu) {
         s.resident.slots.push_back(e.where.slot);
         lens[0] += static_cast<int>(e.tokens);
       } else {
@@ -39,8 +38,8 @@ StepSplit split_step(std::span<const BlockTable> tables, int block_tokens, doubl
       (on_cpu ? s.cpu : s.streamed).slots.push_back(host[i]->where.slot);
       lens[on_cpu ? 2 : 1] += static_cast<int>(host[i]->tokens);
     }
-    Category* cats[3] = {&s.resident, &s.streamed, &s.cpu};
-    for (int c = 0; c < 3; ++c) {
+    Category* cats[4] = {&s.resident, &s.streamed, &s.cpu, &s.disk};
+    for (int c = 0; c < 4; ++c) {
       cats[c]->begin.push_back(static_cast<int>(cats[c]->slots.size()));
       cats[c]->lens.push_back(lens[c]);
     }
@@ -76,18 +75,23 @@ void put(TableImage& img, std::size_t offset, std::size_t index, T value) {
 }  // namespace
 
 TableImage build_tables(const StepSplit& split, const SlotPool& gpu, const Geometry& g,
-                        std::span<void* const> ring_buffers) {
+                        std::span<void* const> ring_buffers, std::span<const void* const> disk_ptrs) {
   TableImage img;
   const std::size_t layers = static_cast<std::size_t>(g.layers);
-  const std::size_t n_res = split.resident.blocks(), n_str = split.streamed.blocks();
+  const std::size_t n_res = split.resident.blocks(), n_str = split.streamed.blocks(), n_disk = split.disk.blocks();
+  KVT_CHECK(disk_ptrs.size() == layers * n_disk, "disk pointer table of the wrong size");
   const std::size_t batch = split.newest_slot.size();
   img.resident_ptrs = reserve(img, layers * n_res * sizeof(void*));
   img.staged_ptrs = reserve(img, ring_buffers.size() * n_str * sizeof(void*));
   img.append_ptrs = reserve(img, layers * batch * sizeof(void*));
+  img.disk_ptrs = reserve(img, layers * n_disk * sizeof(void*));
+  if (n_disk > 0) std::memcpy(img.bytes.data() + img.disk_ptrs, disk_ptrs.data(), disk_ptrs.size_bytes());
   img.resident_begin = reserve(img, (batch + 1) * sizeof(int));
   img.resident_lens = reserve(img, batch * sizeof(int));
   img.streamed_begin = reserve(img, (batch + 1) * sizeof(int));
   img.streamed_lens = reserve(img, batch * sizeof(int));
+  img.disk_begin = reserve(img, (batch + 1) * sizeof(int));
+  img.disk_lens = reserve(img, batch * sizeof(int));
   const std::size_t row_bytes = static_cast<std::size_t>(g.head_dim) * g.elem_bytes();
   for (SlotIndex s : split.resident.slots) gpu.slot_address(s);  // range checks, once
   for (SlotIndex s : split.newest_slot) gpu.slot_address(s);
@@ -109,10 +113,12 @@ TableImage build_tables(const StepSplit& split, const SlotPool& gpu, const Geome
   for (std::size_t b = 0; b <= batch; ++b) {
     put<int>(img, img.resident_begin, b, split.resident.begin[b]);
     put<int>(img, img.streamed_begin, b, split.streamed.begin[b]);
+    put<int>(img, img.disk_begin, b, split.disk.begin[b]);
   }
   for (std::size_t b = 0; b < batch; ++b) {
     put<int>(img, img.resident_lens, b, split.resident.lens[b]);
     put<int>(img, img.streamed_lens, b, split.streamed.lens[b]);
+    put<int>(img, img.disk_lens, b, split.disk.lens[b]);
   }
   return img;
 }

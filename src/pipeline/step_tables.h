@@ -22,15 +22,16 @@ struct Category {
 };
 
 struct StepSplit {
-  Category resident, streamed, cpu;
+  Category resident, streamed, cpu, disk;
+  std::vector<Hash128> disk_keys;       // [disk blocks] names on disk
   std::vector<SlotIndex> newest_slot;   // [batch] GPU slot of each sequence's newest block
   std::vector<int> newest_token;        // [batch] position of the newest token in it
   double cpu_fraction = 0;
 };
 
 // Splits the tables: GPU blocks are resident; of the host blocks of each sequence, the first
-// round(cpu_fraction * n) are computed on the CPU and the rest streamed. InvalidArgument for
-// disk-resident blocks, empty sequences and newest blocks off the GPU.
+// round(cpu_fraction * n) are computed on the CPU and the rest streamed; disk blocks are read
+// from disk. InvalidArgument for empty sequences and newest blocks off the GPU.
 StepSplit split_step(std::span<const BlockTable> tables, int block_tokens, double cpu_fraction);
 
 // Host image of the device tables of a step, offsets in bytes into it.
@@ -39,10 +40,13 @@ struct TableImage {
   std::size_t resident_ptrs = 0;  // void* [layers][resident blocks]
   std::size_t staged_ptrs = 0;    // void* [ring buffers][streamed blocks]
   std::size_t append_ptrs = 0;    // void* [layers][batch]
+  std::size_t disk_ptrs = 0;      // void* [layers][disk blocks]: staged on the host (disk_side.h)
   std::size_t resident_begin = 0, resident_lens = 0, streamed_begin = 0, streamed_lens = 0;  // int
+  std::size_t disk_begin = 0, disk_lens = 0;                                                 // int
 };
 
+// `disk_ptrs`: [layers][disk blocks] host addresses of the staged disk blocks' layers.
 TableImage build_tables(const StepSplit& split, const SlotPool& gpu, const Geometry& g,
-                        std::span<void* const> ring_buffers);
+                        std::span<void* const> ring_buffers, std::span<const void* const> disk_ptrs);
 
 }  // namespace kvtier::pipeline::detail

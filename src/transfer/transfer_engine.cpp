@@ -232,7 +232,7 @@ TransferEngine::Offload TransferEngine::offload(std::span<const SlotIndex> gpu_s
   std::vector<SlotMove> moves(gpu_slots.size());
   for (std::size_t i = 0; i < moves.size(); ++i) {
     moves[i] = SlotMove{
-        SlotMove::Kind::kMove, 0, {Tier::kGpu, gpu_slots[i]}, {Tier::kHost, out.host_slots[i]}};
+        SlotMove::Kind::kMove, 0, {Tier::kGpu, gpu_slots[i]}, {Tier::kHost, out.host_slots[i]}, {}, 0};
   }
   out.event = submit(moves);
   if (out.event.rejected()) {

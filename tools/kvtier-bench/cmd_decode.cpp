@@ -2,7 +2,8 @@
 // model work, against the floors measured in the same run (device memory read, PCIe each way,
 // host memory read), checked for exactness against the same loop with all KV on the GPU.
 // Lists (comma-separated) of contexts, GPU budgets, depths and CPU shares run as a product;
-// --sweep runs the table of contexts x GPU budgets.
+// --sweep runs the table of contexts x GPU budgets. --disk adds the disk tier below a host budget:
+// its read ceiling joins the floors, and blocks an earlier run left on disk are reused.
 #include <algorithm>
 #include <cmath>
 #include <iostream>
@@ -16,6 +17,7 @@
 #include "floors.h"
 #include "kvtier/core/error.h"
 #include "kvtier/core/units.h"
+#include "kvtier/transfer/disk_ceiling.h"
 
 namespace kvtier::bench {
 namespace {
@@ -31,7 +33,11 @@ struct DecodeOptions {
   int threads = 0;
   bool sweep = false, verify = true;
   std::string floor_bytes = "1GiB";
+  std::string disk_dir, disk_budget = "auto", disk_io = "auto";
 };
+
+// Bytes one slot takes on disk (docs/disk.md: a 4 KiB header, the payload padded to 4 KiB).
+std::uint64_t disk_stride(const Geometry& g) { return 4096 + (g.slot_bytes() + 4095) / 4096 * 4096; }
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -123,6 +129,24 @@ int run(DecodeOptions o) {
     c.gpu_budget = "auto";
     host_budget = resolve_budgets(c, *backend, g).host;
   }
+  const bool with_disk = !o.disk_dir.empty();
+  const DiskIoMode disk_io = parse_disk_io_mode(o.disk_io);
+  std::uint64_t disk_bytes = 0;  // the disk budget
+  if (with_disk) {
+    std::uint64_t most = 0;
+    for (int ctx : contexts) most = std::max<std::uint64_t>(most, blocks_per_sequence(g, ctx, max_warmup + o.steps));
+    // auto: the whole KV of the largest run, so that all of it can persist for the next run.
+    disk_bytes = o.disk_budget == "auto" ? most * static_cast<std::uint64_t>(o.batch) * disk_stride(g)
+                                         : parse_size(o.disk_budget);
+    if (disk_bytes < disk_stride(g)) {
+      throw InvalidArgument("--disk-budget " + format_size(disk_bytes) + " is smaller than one disk slot (" +
+                            format_size(disk_stride(g)) + ")");
+    }
+  } else if (o.disk_budget != "auto") {
+    throw InvalidArgument("--disk-budget needs --disk DIR");
+  }
+  const std::uint64_t host_slots_max = host_budget / g.slot_bytes();
+  const std::uint64_t disk_slots_max = with_disk ? disk_bytes / disk_stride(g) : 0;
   // Bad settings fail here, before any work.
   for (int ctx : contexts) {
     if (ctx < 1) throw InvalidArgument("--context must be >= 1");
@@ -130,7 +154,15 @@ int run(DecodeOptions o) {
     const SlotIndex protect = (o.sink + o.window) * static_cast<SlotIndex>(o.batch);
     for (const auto& spec : budgets) {
       const SlotIndex gs = gpu_slots_for(spec, needed, protect, g);
-      if (static_cast<std::uint64_t>(needed - std::min(needed, gs)) * g.slot_bytes() > host_budget) {
+      const std::uint64_t off_gpu = needed - std::min(needed, gs);
+      if (with_disk && off_gpu > host_slots_max + disk_slots_max) {
+        throw InvalidArgument("context " + std::to_string(ctx) + " x batch " + std::to_string(o.batch) +
+                              " with GPU budget " + spec + " needs " + format_size(off_gpu * g.slot_bytes()) +
+                              " off the GPU; --host-budget " + format_size(host_budget) + " and --disk-budget " +
+                              format_size(disk_bytes) + " hold " +
+                              format_size((host_slots_max + disk_slots_max) * g.slot_bytes()));
+      }
+      if (!with_disk && off_gpu * g.slot_bytes() > host_budget) {
         throw InvalidArgument("context " + std::to_string(ctx) + " x batch " + std::to_string(o.batch) + " with GPU budget " +
                               spec + " needs " + format_size(static_cast<std::uint64_t>(needed - gs) * g.slot_bytes()) +
                               " of host memory; --host-budget is " + format_size(host_budget));
@@ -169,6 +201,19 @@ int run(DecodeOptions o) {
   std::cout << "floors: device read " << fixed(floors.device_read / 1e9, 1) << " GB/s, h2d " << fixed(floors.h2d / 1e9, 1)
             << " GB/s, d2h " << fixed(floors.d2h / 1e9, 1) << " GB/s, host read " << fixed(floors.host_read / 1e9, 1)
             << " GB/s" << std::endl;
+  std::optional<DiskCeiling> disk_floor;
+  if (with_disk) {
+    prepare_disk_directory(o.disk_dir);
+    DiskCeilingOptions co;
+    co.dir = o.disk_dir;
+    co.total_bytes = parse_size(o.floor_bytes);
+    co.io = disk_io;
+    co.require_direct_io = false;
+    disk_floor = measure_disk_ceiling(co);
+    std::cout << "disk floor (" << o.disk_dir << ", O_DIRECT 16 MiB requests, " << disk_floor->io_path << "): read "
+              << fixed(disk_floor->read_bytes_per_s / 1e9, 2) << " GB/s, write "
+              << fixed(disk_floor->write_bytes_per_s / 1e9, 2) << " GB/s" << std::endl;
+  }
 
   nlohmann::json doc = result_header("decode", *backend);
   doc["geometry"] = {{"name", g.name}, {"layers", g.layers}, {"q_heads", g.q_heads}, {"kv_heads", g.kv_heads},
@@ -177,8 +222,17 @@ int run(DecodeOptions o) {
   doc["steps"] = o.steps;
   doc["weight_bytes"] = weights;
   doc["floors"] = floors.to_json();
-  Table t({"context", "GPU budget", "off GPU", "depth", "cpu share", "VRAM", "ms/step", "tok/s", "streamed/step",
-           "CPU/step", "floor ms", "efficiency", "vs all-GPU", "max rel err"});
+  if (disk_floor) {
+    doc["floors"]["disk_read_gbps"] = disk_floor->read_bytes_per_s / 1e9;
+    doc["floors"]["disk_write_gbps"] = disk_floor->write_bytes_per_s / 1e9;
+    doc["disk"] = {{"dir", o.disk_dir}, {"budget_bytes", disk_bytes}, {"io", disk_floor->io_path},
+                   {"host_budget_bytes", host_budget}};
+  }
+  std::vector<std::string> columns = {"context", "GPU budget", "off GPU", "depth", "cpu share", "VRAM", "ms/step",
+                                      "tok/s", "streamed/step", "CPU/step"};
+  if (with_disk) columns.insert(columns.end(), {"disk/step", "reused"});
+  columns.insert(columns.end(), {"floor ms", "efficiency", "vs all-GPU", "max rel err"});
+  Table t(columns);
   bool all_exact = true;
   for (int ctx : contexts) {
     const SlotIndex needed = blocks_per_sequence(g, ctx, max_warmup + o.steps) * static_cast<SlotIndex>(o.batch);
@@ -214,14 +268,22 @@ int run(DecodeOptions o) {
           DecodeRunConfig c = base;
           c.gpu_slots = gs;
           c.host_slots = needed - std::min(needed, gs);
+          if (with_disk) {
+            c.host_slots = static_cast<SlotIndex>(std::min<std::uint64_t>(c.host_slots, host_slots_max));
+            c.disk_dir = o.disk_dir;
+            c.disk_bytes = disk_bytes;
+            c.disk_io = disk_io;
+          }
           c.pipeline.depth = depth;
           c.pipeline.cpu_share = share;
-          const bool is_all = c.host_slots == 0;
+          const bool is_all = c.host_slots == 0 && !with_disk;
           const DecodeRunResult r = is_all && all ? *all : run_decode(*backend, threads, c);
           const auto& st = r.last;
           const double gpu_bytes = static_cast<double>(weights + st.resident_bytes + st.streamed_bytes);
-          const double floor_s = std::max({gpu_bytes / floors.device_read, st.streamed_bytes / floors.h2d,
-                                           st.cpu_bytes / floors.host_read});
+          // Disk blocks cross PCIe too: the attention kernel reads them from pinned host memory.
+          const double disk_s = disk_floor ? st.disk_bytes / disk_floor->read_bytes_per_s : 0.0;
+          const double floor_s = std::max({gpu_bytes / floors.device_read, (st.streamed_bytes + st.disk_bytes) / floors.h2d,
+                                           st.cpu_bytes / floors.host_read, disk_s});
           const double eff = floor_s / r.step_seconds;
           const double off = 1.0 - static_cast<double>(std::min(gs, needed)) / needed;
           std::optional<double> err, slowdown;
@@ -230,10 +292,14 @@ int run(DecodeOptions o) {
             slowdown = r.step_seconds / all->step_seconds;
             if (o.verify && !(*err <= 1e-3)) all_exact = false;
           }
-          t.add({std::to_string(ctx), spec, fixed(100 * off, 0) + "%", std::to_string(depth), share.describe(),
-                 format_size(r.vram_bytes), fixed(r.step_seconds * 1e3, 2), fixed(o.batch / r.step_seconds, 1),
-                 format_size(st.streamed_bytes), format_size(st.cpu_bytes), fixed(floor_s * 1e3, 2), fixed(eff, 3),
-                 slowdown ? fixed(*slowdown, 2) + "x" : "n/a", err ? fixed(*err, 6) : "n/a"});
+          std::vector<std::string> row = {std::to_string(ctx), spec, fixed(100 * off, 0) + "%", std::to_string(depth),
+                                          share.describe(), format_size(r.vram_bytes), fixed(r.step_seconds * 1e3, 2),
+                                          fixed(o.batch / r.step_seconds, 1), format_size(st.streamed_bytes),
+                                          format_size(st.cpu_bytes)};
+          if (with_disk) row.insert(row.end(), {format_size(st.disk_bytes), std::to_string(r.reused_blocks)});
+          row.insert(row.end(), {fixed(floor_s * 1e3, 2), fixed(eff, 3), slowdown ? fixed(*slowdown, 2) + "x" : "n/a",
+                                 err ? fixed(*err, 6) : "n/a"});
+          t.add(row);
           doc["runs"].push_back({{"context", ctx}, {"gpu_budget", spec}, {"gpu_slots", gs}, {"offloaded_fraction", off},
                                  {"depth", depth}, {"cpu_share", share.describe()}, {"cpu_fraction", st.cpu_fraction},
                                  {"vram_bytes", r.vram_bytes}, {"step_ms", r.step_seconds * 1e3},
@@ -246,6 +312,23 @@ int run(DecodeOptions o) {
                                  {"max_rel_err_vs_all_gpu", err ? nlohmann::json(*err) : nlohmann::json()},
                                  {"write_back_moves", r.moves}, {"cpu_wait_ms", st.cpu_wait_seconds * 1e3},
                                  {"cpu_rate_gbps", r.rates.cpu / 1e9}, {"setup_s", r.setup_seconds}});
+          if (with_disk) {
+            // What the disk tier saved: prompt tokens whose KV came from disk instead of a
+            // prefill (~2 x parameters FLOPs a token: weight bytes are bf16, 2 bytes a parameter).
+            doc["runs"].back()["disk"] = {
+                {"host_slots", c.host_slots}, {"disk_slots", r.disk_slots}, {"disk_bytes", st.disk_bytes},
+                {"disk_blocks", st.disk_blocks}, {"disk_wait_ms", st.disk_wait_seconds * 1e3},
+                {"disk_floor_ms", disk_s * 1e3}, {"blocks_found_at_open", r.disk_blocks_found},
+                {"reused_blocks", r.reused_blocks}, {"reused_tokens", r.reused_tokens},
+                {"prefill_flops_saved", static_cast<double>(r.reused_tokens) * static_cast<double>(weights)},
+                {"persisted_blocks", r.persisted_blocks}, {"persist_s", r.persist_seconds},
+                {"staging_host_bytes", r.disk_staging_bytes}, {"bytes_read", r.disk.bytes_read},
+                {"bytes_written", r.disk.bytes_written}, {"corruptions", r.disk.corruptions}, {"io", r.disk.io_path}};
+            std::cout << "  disk: " << r.disk_blocks_found << " blocks found at open, " << r.reused_blocks
+                      << " reused (" << r.reused_tokens << " prompt tokens not prefilled), "
+                      << format_size(st.disk_bytes) << " read a step, " << r.persisted_blocks
+                      << " blocks persisted at the end" << std::endl;
+          }
           std::cout << "context " << ctx << ", GPU budget " << spec << ", depth " << depth << ", cpu share "
                     << share.describe() << ": " << fixed(r.step_seconds * 1e3, 2) << " ms/step, efficiency "
                     << fixed(eff, 3) << std::endl;
@@ -291,6 +374,13 @@ void add_decode_command(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--threads", o->threads, "Host threads for the CPU share and set-up (0: all)")->capture_default_str();
   cmd->add_option("--floor-bytes", o->floor_bytes, "Bytes of each floor measurement")->capture_default_str();
+  cmd->add_option("--disk", o->disk_dir,
+                  "Disk tier directory (created 0700): KV beyond --host-budget goes there; blocks left there "
+                  "by an earlier run with the same prompts are reused");
+  cmd->add_option("--disk-budget", o->disk_budget,
+                  "Disk tier size (auto: the whole KV of the largest run, so all of it persists)")
+      ->capture_default_str();
+  cmd->add_option("--disk-io", o->disk_io, "Disk I/O path: auto, uring or threads")->capture_default_str();
   cmd->add_flag("--sweep", o->sweep,
                 "Contexts 8K..128K x GPU budgets all, 0.75, 0.5, min (unless --context / --gpu-budget are given)");
   cmd->add_flag("!--no-verify", o->verify, "Do not fail when tiered outputs differ from all-GPU outputs");

@@ -1,5 +1,6 @@
 // kvtier-bench disk: the raw O_DIRECT write/read ceiling of a directory's device, then slot
-// write-back and verified slot reads through the disk store, each as a ratio to the ceiling.
+// write-back, verified slot reads and verified layer-group reads (as a layer-major decode step
+// reads disk blocks) through the disk store, each as a ratio to the ceiling.
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ struct DiskOptions {
   std::string group_commit = "128MiB";
   int group_commit_ms = 50;
   int repeat = 4;
+  int read_layers = 0;  // layers a layer-group read asks for; 0: >= 512 KiB a request
   bool keep = false;
 };
 
@@ -97,10 +99,58 @@ Phase read_all(DiskStore& store, std::uint64_t base, std::uint64_t n, unsigned c
               [&](const Hash128& h, unsigned char* buf) { return store.read_async(h, buf); });
 }
 
+// Reads every block in groups of `group` consecutive layers (the last group of a block may be
+// shorter), at most `depth` requests in flight, each verified by the store. Group j of block i
+// lands where the whole-slot pass puts those bytes, so the ring can be compared the same way.
+Phase read_layers_all(DiskStore& store, std::uint64_t base, std::uint64_t n, unsigned char* ring,
+                      std::size_t ring_slots, int group, int depth) {
+  const std::size_t bytes = store.slot_bytes();
+  const std::size_t layer_bytes = store.geometry().layer_bytes();
+  const int layers = store.geometry().layers;
+  std::vector<DiskEntry> blocks;  // looked up before the clock starts
+  blocks.reserve(n);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::uint64_t id = base + i;
+    const auto e = store.find(hash128(&id, sizeof id));
+    if (!e) {
+      throw InternalError("kvtier-bench disk: block " + std::to_string(i) + " is not on disk");
+    }
+    blocks.push_back(*e);
+  }
+  std::deque<DiskFuture> window;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    unsigned char* slot = ring + (i % ring_slots) * bytes;
+    for (int first = 0; first < layers; first += group) {
+      if (window.size() == static_cast<std::size_t>(depth)) {
+        window.front().wait();
+        window.pop_front();
+      }
+      const int count = std::min(group, layers - first);
+      window.push_back(store.read_layers_async(blocks[i].slot, blocks[i].hash, first, count,
+                                               slot + first * layer_bytes));
+    }
+  }
+  for (auto& f : window) f.wait();
+  Phase p;
+  p.seconds = seconds_since(t0);
+  p.bytes_per_s = static_cast<double>(n * bytes) / p.seconds;
+  return p;
+}
+
+// The default layer group: the fewest layers whose bytes reach 512 KiB (a request large enough
+// for the device), at most all of them.
+int default_read_layers(const Geometry& g) {
+  constexpr std::uint64_t kTarget = 512ull << 10;
+  const std::uint64_t n = (kTarget + g.layer_bytes() - 1) / g.layer_bytes();
+  return static_cast<int>(std::min<std::uint64_t>(n, static_cast<std::uint64_t>(g.layers)));
+}
+
 struct Setup {
   Geometry g;
   std::uint64_t budget = 0, file_bytes = 0, block = 0;
   DiskIoMode io = DiskIoMode::kAuto;
+  int read_layers = 0;
 };
 
 Setup check_options(const DiskOptions& o) {
@@ -116,6 +166,12 @@ Setup check_options(const DiskOptions& o) {
   if (o.repeat < 1 || o.repeat > 100) {
     throw InvalidArgument("--repeat " + std::to_string(o.repeat) + "; expected 1..100");
   }
+  if (o.read_layers < 0 || o.read_layers > s.g.layers) {
+    throw InvalidArgument("--read-layers " + std::to_string(o.read_layers) + "; expected 1.." +
+                          std::to_string(s.g.layers) + " (the geometry's layers), or 0 for the " +
+                          "default (requests of at least 512 KiB)");
+  }
+  s.read_layers = o.read_layers > 0 ? o.read_layers : default_read_layers(s.g);
   if (s.block % 4096 != 0 || s.block > (1ull << 30)) {
     throw InvalidArgument("--ceiling-block " + o.ceiling_block +
                           "; expected a multiple of 4 KiB up to 1 GiB");
@@ -198,7 +254,7 @@ int run_disk(const DiskOptions& o) {
   std::vector<std::uint64_t> request_sizes = {su.block};
   if (stride != su.block && su.budget >= 16 * stride) request_sizes.push_back(stride);
   std::vector<std::vector<double>> raw_w(request_sizes.size()), raw_r(request_sizes.size());
-  std::vector<double> store_w, store_r;
+  std::vector<double> store_w, store_r, store_l;
   std::uint64_t raw_bytes = 0;
   bool direct = true;
   auto store = DiskStore::open(g, so);
@@ -238,9 +294,16 @@ int run_disk(const DiskOptions& o) {
     if (std::memcmp(wring.data(), rring.data(), ring_slots * g.slot_bytes()) != 0) {
       throw InternalError("kvtier-bench disk: blocks read back differ from those written");
     }
+    std::memset(rring.data(), 0, rring.bytes());
+    store_l.push_back(read_layers_all(*store, base, slots, rring.as<unsigned char>(), ring_slots,
+                                      su.read_layers, o.queue_depth)
+                          .bytes_per_s);
+    if (std::memcmp(wring.data(), rring.data(), ring_slots * g.slot_bytes()) != 0) {
+      throw InternalError("kvtier-bench disk: layers read back differ from those written");
+    }
     std::cout << "round " << round + 1 << "/" << o.repeat << (round == 0 ? " (first fill)" : "")
               << ": store write " << gbps(store_w.back()) << ", read " << gbps(store_r.back())
-              << std::endl;
+              << ", layer reads " << gbps(store_l.back()) << std::endl;
   }
   const DiskStats stats = store->stats();
   direct = direct && stats.direct_io;
@@ -282,6 +345,11 @@ int run_disk(const DiskOptions& o) {
          steady_spread(store_w), fixed(steady(store_w) / ceil_w, 3)});
   t.add({"slot read (verified)", gbps(first(store_r)), fixed(first(store_r) / ceil_r0, 3),
          gbps(steady(store_r)), steady_spread(store_r), fixed(steady(store_r) / ceil_r, 3)});
+  const std::uint64_t layer_request = su.read_layers * g.layer_bytes();
+  t.add({"layer reads (" + std::to_string(su.read_layers) + " layers, " +
+             format_size(layer_request) + " requests, verified)",
+         gbps(first(store_l)), fixed(first(store_l) / ceil_r0, 3), gbps(steady(store_l)),
+         steady_spread(store_l), fixed(steady(store_l) / ceil_r, 3)});
   std::cout << "I/O: " << stats.io_path << ", queue depth " << o.queue_depth << ", "
             << (direct ? "O_DIRECT" : "buffered") << "; " << format_count(slots) << " slots ("
             << format_size(stored) << ") a round; " << o.repeat << " rounds\n"
@@ -315,7 +383,14 @@ int run_disk(const DiskOptions& o) {
       {"first_fill",
        {{"write_ratio", first(store_w) / ceil_w0}, {"read_ratio", first(store_r) / ceil_r0}}},
       {"steady",
-       {{"write_ratio", steady(store_w) / ceil_w}, {"read_ratio", steady(store_r) / ceil_r}}}};
+       {{"write_ratio", steady(store_w) / ceil_w}, {"read_ratio", steady(store_r) / ceil_r}}},
+      {"layer_reads",
+       {{"layers", su.read_layers},
+        {"request_bytes", layer_request},
+        {"queue_depth", o.queue_depth},
+        {"read_bytes_per_s", store_l},
+        {"first_fill_read_ratio", first(store_l) / ceil_r0},
+        {"steady_read_ratio", steady(store_l) / ceil_r}}}};
   write_json(o.common.json_path, doc);
   return 0;
 }
@@ -326,7 +401,8 @@ void add_disk_command(CLI::App& app, int* exit_code) {
   auto opts = std::make_shared<DiskOptions>();
   CLI::App* cmd = app.add_subcommand(
       "disk",
-      "Disk tier: raw O_DIRECT ceiling, then slot write-back and verified reads, as ratios");
+      "Disk tier: raw O_DIRECT ceiling, then slot write-back, verified slot reads and layer-group "
+      "reads, as ratios");
   add_common_options(cmd, opts->common);
   cmd->add_option("--dir", opts->dir, "Directory of the disk tier (created 0700; emptied after)")
       ->capture_default_str();
@@ -348,6 +424,9 @@ void add_disk_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--repeat", opts->repeat,
                   "Rounds: a first fill, then steady-state rounds (raw and store passes alternate)")
+      ->capture_default_str();
+  cmd->add_option("--read-layers", opts->read_layers,
+                  "Layers a layer-group read asks for (0: the fewest giving >= 512 KiB requests)")
       ->capture_default_str();
   cmd->add_flag("--keep", opts->keep, "Keep the disk tier's files after the run");
   cmd->callback([opts, exit_code] { *exit_code = run_disk(*opts); });

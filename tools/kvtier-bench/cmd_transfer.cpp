@@ -17,6 +17,8 @@
 
 #include "commands.h"
 #include "common.h"
+#include "kvtier/attention/cpu.h"
+#include "kvtier/attention/gpu.h"
 #include "kvtier/backend/thread_pool.h"
 #include "kvtier/core/error.h"
 #include "kvtier/core/units.h"
@@ -36,6 +38,7 @@ struct TransferOptions {
   std::string sweep_streams = "1,2,4,8";
   std::string coexist_methods = "batch,kernel@4,kernel@16";
   std::string load_bytes = "1GiB";
+  std::string loads = "copy";
   int copy_sms = TransferConfig{}.copy_sms;
   int copy_streams = TransferConfig{}.copy_streams;
   int iterations = 10;
@@ -299,7 +302,7 @@ class TransferBench {
       std::vector<SlotMove> v(gpu_slots_);
       for (SlotIndex i = 0; i < gpu_slots_; ++i) {
         const SlotRef h{Tier::kHost, hs[i]}, d{Tier::kGpu, i};
-        v[i] = SlotMove{SlotMove::Kind::kCopy, i, up ? h : d, up ? d : h};
+        v[i] = SlotMove{SlotMove::Kind::kCopy, i, up ? h : d, up ? d : h, {}, 0};
       }
       return v;
     };
@@ -360,20 +363,65 @@ class TransferBench {
 
   // The load runs P passes with an event after each; transfers start with it and cover about half
   // of its time. Slowdown: mean pass time while transfers ran / after they ended (same run).
+  // A bandwidth-bound kernel to run beside transfers: `copy` (MemoryLoad: reads and writes device
+  // memory) or `read` (the read probe: reads only, as decode does with weights and KV).
+  struct Load {
+    std::function<void(Stream&, int)> enqueue;
+    std::size_t bytes_per_pass = 0;
+    std::unique_ptr<MemoryLoad> copy;
+    Buffer data, sink;
+  };
+  Load make_load(const std::string& kind) {
+    Load l;
+    const std::size_t bytes = parse_size(o_.load_bytes) / 16 * 16;
+    if (kind == "copy") {
+      l.copy = std::make_unique<MemoryLoad>(*backend_, bytes);
+      l.bytes_per_pass = l.copy->bytes_per_pass();
+      l.enqueue = [m = l.copy.get()](Stream& s, int passes) { m->enqueue(s, passes); };
+      return l;
+    }
+    if (kind != "read") throw InvalidArgument("--loads '" + kind + "': expected copy or read");
+    // Twice the copy load's buffer: the same bytes a pass, all of them reads.
+    l.data = backend_->allocate(MemoryKind::kDevice, 2 * bytes);
+    l.sink = backend_->allocate(MemoryKind::kDevice, 64);
+    {
+      auto s = backend_->create_stream();
+      backend_->fill_async(l.data.data(), 0x3C, l.data.bytes(), *s);
+      s->synchronize();
+    }
+    l.bytes_per_pass = l.data.bytes();
+    l.enqueue = [this, d = l.data.data(), n = l.data.bytes(), sink = l.sink.as<unsigned long long>()](Stream& s,
+                                                                                                      int passes) {
+      for (int p = 0; p < passes; ++p) {
+        if (backend_->kind() == BackendKind::kCuda) {
+          attention::gpu_read_probe(d, n, sink, s);
+        } else {
+          s.host_task([this, d, n, sink] { *sink += attention::cpu_read_probe(d, n, threads_); });
+        }
+      }
+    };
+    return l;
+  }
+
   void coexistence() {
     if (o_.coexist_methods.empty()) return;
-    MemoryLoad load(*backend_, parse_size(o_.load_bytes));
+    for (const std::string& kind : split(o_.loads)) coexistence(kind);
+  }
+
+  void coexistence(const std::string& kind) {
+    Load load = make_load(kind);
     auto compute = backend_->create_stream();
     load.enqueue(*compute, 3);  // warm-up
     compute->synchronize();
     const double pass_gbps =
-        timed(20, load.bytes_per_pass(), {compute.get()}, [&](int) { load.enqueue(*compute, 1); });
-    const double pass_ms = load.bytes_per_pass() / (pass_gbps * 1e9) * 1e3;
+        timed(20, load.bytes_per_pass, {compute.get()}, [&](int) { load.enqueue(*compute, 1); });
+    const double pass_ms = load.bytes_per_pass / (pass_gbps * 1e9) * 1e3;
     const int passes = std::clamp(static_cast<int>(300.0 / pass_ms), 20, 2000);
-    std::cout << "coexistence: load kernel moves " << fixed(pass_gbps, 0)
+    std::cout << "coexistence (" << kind << " load): load kernel moves " << fixed(pass_gbps, 0)
               << " GB/s of device memory alone (" << fixed(pass_ms, 3) << " ms a pass, " << passes
               << " passes)\n";
-    doc_["coexistence"]["load_alone_gbps"] = pass_gbps;
+    nlohmann::json& out = kind == "copy" ? doc_["coexistence"] : doc_["coexistence_read_load"];
+    out["load_alone_gbps"] = pass_gbps;
     Table t(
         {"method", "transfers", "GB/s", "ratio to ceiling", "load slowdown", "load GB/s during"});
     for (const std::string& mname : split(o_.coexist_methods)) {
@@ -416,12 +464,12 @@ class TransferBench {
         }
         const double gbps = bytes * batches * (both ? 2.0 : 1.0) / (end_ms * 1e-3) / 1e9;
         const double slow = (in_n && out_n) ? (in_ms / in_n) / (out_ms / out_n) - 1 : -1;
-        const double load_during = in_n ? load.bytes_per_pass() / (in_ms / in_n * 1e-3) / 1e9 : 0;
+        const double load_during = in_n ? load.bytes_per_pass / (in_ms / in_n * 1e-3) / 1e9 : 0;
         const std::string what = both ? "gather+scatter" : "gather";
         t.add({mname, what, fixed(gbps, 1), fixed(gbps / ceil, 3),
                slow < 0 ? "n/a (windows did not separate)" : fixed(100 * slow, 1) + "%",
                fixed(load_during, 0)});
-        doc_["coexistence"][mname][what] = {
+        out[mname][what] = {
             {"gbps", gbps},          {"ratio", gbps / ceil},
             {"load_slowdown", slow}, {"load_gbps_during", load_during},
             {"passes_during", in_n}, {"passes_after", out_n},
@@ -480,6 +528,10 @@ void add_transfer_command(CLI::App& app, int* exit_code) {
                   "Settings to run beside a memory-bound kernel (empty: none)")
       ->capture_default_str();
   cmd->add_option("--load-bytes", o->load_bytes, "Buffer size of the memory-bound kernel")
+      ->capture_default_str();
+  cmd->add_option("--loads", o->loads,
+                  "Kernels to coexist with, comma-separated: copy (reads and writes device memory), read "
+                  "(reads only, as decode's weight and KV reads)")
       ->capture_default_str();
   cmd->add_option("--iterations", o->iterations, "Batches a measurement")->capture_default_str();
   cmd->add_option("--repeats", o->repeats, "Measurements (the median is reported)")

@@ -12,6 +12,8 @@
 #include "kvtier/block/slot_pool.h"
 #include "kvtier/core/error.h"
 #include "kvtier/core/units.h"
+#include "kvtier/transfer/disk_block_index.h"
+#include "kvtier/transfer/disk_store.h"
 #include "kvtier/transfer/slot_arena.h"
 #include "kvtier/transfer/transfer_engine.h"
 
@@ -36,6 +38,47 @@ void fill_values(void* dst, std::size_t bytes, DType dtype, std::uint64_t seed) 
 
 std::uint64_t block_seed(std::size_t seq, std::size_t pos) { return (seq + 1) * 0x100000000ull + pos; }
 
+// Writes every full block of the sequences that is not on disk into the store (slots of its
+// choosing: the run is over, the block manager places nothing any more), so that a later run
+// reuses them. Stops quietly when the disk tier is full; returns the blocks written.
+std::uint64_t persist(Backend& b, DiskStore& store, const BlockManager& bm, const std::vector<SeqId>& seqs,
+                      SlotPool& gpu, SlotPool& host, Buffer& scratch, Stream& copy) {
+  std::vector<BlockTableEntry> todo;
+  for (SeqId id : seqs) {
+    for (const BlockTableEntry& e : bm.block_table(id).blocks) {
+      if (e.where.tier != Tier::kDisk && bm.block_info(e.block).full && !store.find(e.key)) todo.push_back(e);
+    }
+  }
+  const std::size_t slot = store.slot_bytes(), chunk = scratch.bytes() / slot;
+  std::uint64_t written = 0;
+  for (std::size_t begin = 0; begin < todo.size(); begin += chunk) {
+    const std::size_t n = std::min(chunk, todo.size() - begin);
+    std::vector<DiskFuture> writes;
+    for (std::size_t j = 0; j < n; ++j) {
+      const BlockTableEntry& e = todo[begin + j];
+      if (e.where.tier == Tier::kGpu) b.copy_async(scratch.as<std::byte>() + j * slot, gpu.slot_address(e.where.slot), slot, copy);
+    }
+    copy.synchronize();
+    for (std::size_t j = 0; j < n; ++j) {
+      const BlockTableEntry& e = todo[begin + j];
+      const void* src = e.where.tier == Tier::kGpu ? static_cast<const void*>(scratch.as<std::byte>() + j * slot)
+                                                   : host.slot_address(e.where.slot);
+      writes.push_back(store.write_async(e.key, src, e.tokens));
+    }
+    bool full = false;
+    for (const DiskFuture& w : writes) {
+      try {
+        w.wait();
+        ++written;
+      } catch (const OutOfMemory&) {
+        full = true;
+      }
+    }
+    if (full) break;
+  }
+  return written;
+}
+
 }  // namespace
 
 SlotIndex blocks_per_sequence(const Geometry& g, int context, int tokens_added) {
@@ -58,46 +101,84 @@ DecodeRunResult run_decode(Backend& b, ThreadPool& threads, const DecodeRunConfi
                           format_size(static_cast<std::uint64_t>(c.gpu_slots) * g.slot_bytes()) +
                           ") is below sink + window for the batch (" + std::to_string(protect) + " blocks)");
   }
-  if (static_cast<std::uint64_t>(c.gpu_slots) + c.host_slots < needed) {
+  const auto t_setup = Clock::now();
+  DecodeRunResult r;
+  // The disk tier, when asked for: opened first (it is the one that may refuse: lock, budget).
+  std::unique_ptr<DiskStore> store;
+  std::unique_ptr<DiskBlockIndex> disk_index;
+  if (!c.disk_dir.empty()) {
+    DiskStoreOptions o;
+    o.dir = c.disk_dir;
+    o.capacity_bytes = c.disk_bytes;
+    o.io = c.disk_io;
+    store = DiskStore::open(g, o);
+    disk_index = std::make_unique<DiskBlockIndex>(*store);
+    r.disk_slots = store->capacity_slots();
+    r.disk_blocks_found = store->entries().size();
+  }
+  if (static_cast<std::uint64_t>(c.gpu_slots) + c.host_slots + r.disk_slots < needed) {
     throw InvalidArgument("decode: context " + std::to_string(c.context) + " x batch " + std::to_string(c.batch) +
                           " needs " + std::to_string(needed) + " blocks (" + format_size(needed * g.slot_bytes()) +
-                          "); the GPU and host budgets hold " +
-                          std::to_string(static_cast<std::uint64_t>(c.gpu_slots) + c.host_slots));
+                          "); the GPU, host and disk budgets hold " +
+                          std::to_string(static_cast<std::uint64_t>(c.gpu_slots) + c.host_slots + r.disk_slots));
   }
-  const auto t_setup = Clock::now();
   const SlotIndex host_slots = std::max<SlotIndex>(1, c.host_slots);
   SlotPool gpu(b, Tier::kGpu, g, c.gpu_slots);
   SlotPool host(b, Tier::kHost, g, host_slots);
   TransferEngine engine(b, g, view_of(gpu), view_of(host));
   BlockManagerConfig bc;
   bc.geometry = g;
-  bc.capacity = {c.gpu_slots, host_slots, 0};
+  bc.capacity = {c.gpu_slots, host_slots, static_cast<SlotIndex>(r.disk_slots)};
   bc.sink_blocks = c.sink_blocks;
   bc.window_blocks = c.window_blocks;
-  BlockManager bm(bc);
+  BlockManager bm(bc, nullptr, disk_index.get());
   pipeline::PipelineConfig pc = c.pipeline;
   pc.max_batch = c.batch;
   pc.max_streamed_blocks = c.host_slots == 0 ? 0 : std::min<std::uint64_t>(c.host_slots, needed);
-  pipeline::DecodePipeline pipe(b, g, gpu, host, engine, pc);
+  if (store) pc.max_disk_blocks = std::min<std::uint64_t>(r.disk_slots, needed);
+  pipeline::DecodePipeline pipe(b, g, gpu, host, engine, pc, store.get());
 
-  // Sequences and their KV, where each block landed.
+  // Sequences and their KV, where each block landed. Blocks reused from disk hold their KV
+  // already (an earlier run wrote the same values: they depend on sequence and position only).
   std::vector<SeqId> seqs;
   std::uint64_t tok_seed = 7;
+  std::vector<std::size_t> reused(static_cast<std::size_t>(c.batch));  // leading blocks reused
   for (int i = 0; i < c.batch; ++i) {
     std::vector<TokenId> prompt(static_cast<std::size_t>(c.context));
     for (auto& t : prompt) t = static_cast<TokenId>(splitmix64(tok_seed));
-    seqs.push_back(bm.create(prompt).seq);
+    const BlockManager::Created created = bm.create(prompt);
+    seqs.push_back(created.seq);
+    reused[static_cast<std::size_t>(i)] = created.reused_tokens / static_cast<std::uint64_t>(g.block_tokens);
+    r.reused_tokens += created.reused_tokens;
+    r.reused_blocks += reused[static_cast<std::size_t>(i)];
   }
-  pipe.apply(bm.take_plan());
+  // Reused blocks start on disk: bring them up to the host as far as its budget allows, as a
+  // server would ahead of a sequence's first step.
+  if (r.reused_blocks > 0) {
+    for (SeqId id : seqs) bm.promote(id);
+  }
+  {
+    // Of the creation plan only moves of reused blocks carry bytes; the new blocks are filled
+    // below where they ended up.
+    std::vector<BlockId> with_data;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      const BlockTable t = bm.block_table(seqs[i]);
+      for (std::size_t p = 0; p < reused[i]; ++p) with_data.push_back(t.blocks[p].block);
+    }
+    std::sort(with_data.begin(), with_data.end());
+    std::vector<SlotMove> plan = bm.take_plan();
+    std::erase_if(plan, [&](const SlotMove& m) { return !std::binary_search(with_data.begin(), with_data.end(), m.block); });
+    pipe.apply(plan);
+  }
   engine.synchronize();
   struct Fill {
     std::size_t seq, pos;
-    SlotRef where;
+    BlockTableEntry entry;
   };
   std::vector<Fill> fills;
   for (std::size_t i = 0; i < seqs.size(); ++i) {
     const BlockTable t = bm.block_table(seqs[i]);
-    for (std::size_t p = 0; p < t.blocks.size(); ++p) fills.push_back({i, p, t.blocks[p].where});
+    for (std::size_t p = reused[i]; p < t.blocks.size(); ++p) fills.push_back({i, p, t.blocks[p]});
   }
   const std::size_t chunk = 32, slot = g.slot_bytes();
   Buffer scratch = b.allocate(MemoryKind::kPinnedHost, chunk * slot);
@@ -106,15 +187,21 @@ DecodeRunResult run_decode(Backend& b, ThreadPool& threads, const DecodeRunConfi
     const std::size_t n = std::min(chunk, fills.size() - begin);
     threads.parallel_for(n, [&](std::size_t j) {
       const Fill& f = fills[begin + j];
-      void* dst = f.where.tier == Tier::kHost ? static_cast<void*>(host.slot_address(f.where.slot))
-                                              : scratch.as<std::byte>() + j * slot;
+      void* dst = f.entry.where.tier == Tier::kHost ? static_cast<void*>(host.slot_address(f.entry.where.slot))
+                                                    : scratch.as<std::byte>() + j * slot;
       fill_values(dst, slot, g.dtype, block_seed(f.seq, f.pos));
     });
+    std::vector<DiskFuture> writes;
     for (std::size_t j = 0; j < n; ++j) {
       const Fill& f = fills[begin + j];
-      if (f.where.tier == Tier::kGpu) b.copy_async(gpu.slot_address(f.where.slot), scratch.as<std::byte>() + j * slot, slot, *copy);
+      const std::byte* src = scratch.as<std::byte>() + j * slot;
+      if (f.entry.where.tier == Tier::kGpu) b.copy_async(gpu.slot_address(f.entry.where.slot), src, slot, *copy);
+      if (f.entry.where.tier == Tier::kDisk) {
+        writes.push_back(store->write_async(f.entry.where.slot, f.entry.key, src, f.entry.tokens));
+      }
     }
     copy->synchronize();
+    for (const DiskFuture& w : writes) w.wait();
   }
 
   // Inputs of every step, made up front: q and the new token's K/V.
@@ -152,7 +239,6 @@ DecodeRunResult run_decode(Backend& b, ThreadPool& threads, const DecodeRunConfi
     };
   }
 
-  DecodeRunResult r;
   r.setup_seconds = std::chrono::duration<double>(Clock::now() - t_setup).count();
   const std::uint64_t moves_before = bm.stats().moves_planned;
   for (int s = 0; s < total_steps; ++s) {
@@ -178,6 +264,14 @@ DecodeRunResult run_decode(Backend& b, ThreadPool& threads, const DecodeRunConfi
   r.outputs.resize(out_bytes / sizeof(float));
   b.copy_async(r.outputs.data(), out.data(), out_bytes, *copy);
   copy->synchronize();
+  if (store) {
+    pipe.flush_disk();
+    r.disk_staging_bytes = pipe.disk_staging_bytes();
+    const auto t_persist = Clock::now();
+    r.persisted_blocks = persist(b, *store, bm, seqs, gpu, host, scratch, *copy);
+    r.persist_seconds = std::chrono::duration<double>(Clock::now() - t_persist).count();
+    r.disk = store->stats();
+  }
   return r;
 }
 

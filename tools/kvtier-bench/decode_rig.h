@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <vector>
 
 #include "kvtier/backend/backend.h"
@@ -13,6 +14,7 @@
 #include "kvtier/block/tier.h"
 #include "kvtier/core/geometry.h"
 #include "kvtier/pipeline/decode_pipeline.h"
+#include "kvtier/transfer/disk_store.h"
 
 namespace kvtier::bench {
 
@@ -27,6 +29,13 @@ struct DecodeRunConfig {
   std::uint32_t sink_blocks = 1, window_blocks = 2;
   std::size_t weight_bytes = 0;  // model weight bytes read per step (spread over the layers)
   pipeline::PipelineConfig pipeline;
+  // Disk tier (when disk_dir is set): host_slots is then the host budget and what does not fit
+  // on the GPU and the host goes to disk. Blocks found on disk (an earlier run's) are reused for
+  // the prompts, not filled again. At the end every full block not on disk is written there, so
+  // a later run with the same prompts reuses them all (as far as the disk budget holds them).
+  std::filesystem::path disk_dir;
+  std::uint64_t disk_bytes = 0;
+  DiskIoMode disk_io = DiskIoMode::kAuto;
 };
 
 struct DecodeRunResult {
@@ -38,6 +47,15 @@ struct DecodeRunResult {
   double setup_seconds = 0;
   std::uint64_t moves = 0;           // slot moves planned during the steps (write-backs)
   pipeline::Rates rates;             // the planner's rates after the run
+  // Disk tier.
+  std::uint64_t disk_slots = 0;          // capacity of the disk tier in slots
+  std::uint64_t disk_blocks_found = 0;   // intact blocks on disk when the run started
+  std::uint64_t reused_tokens = 0;       // prompt tokens whose KV came from disk (all sequences)
+  std::uint64_t reused_blocks = 0;
+  std::uint64_t persisted_blocks = 0;    // full blocks written at the end
+  double persist_seconds = 0;
+  std::size_t disk_staging_bytes = 0;    // pinned host memory of the disk staging ring
+  DiskStats disk;                        // the store's counters at the end
 };
 
 // Blocks one sequence needs for a context plus the steps of a run.

@@ -106,7 +106,8 @@ class BlockManager {
   // (nothing changed) when the blocks in use would not fit.
   void set_budget(Tier tier, SlotIndex slots);
   // Brings the sequence's blocks to the GPU as far as free GPU budget and cached GPU blocks allow
-  // (never evicting blocks that live sequences use), its ends first; marks it recently used.
+  // (never evicting blocks that live sequences use), its ends first, then its blocks still on disk
+  // to the host as far as free host budget allows; marks it recently used.
   void promote(SeqId seq);
 
   // The moves planned since the last call, in the order they must be carried out.
@@ -126,6 +127,10 @@ class BlockManager {
   BlockInfo block_info(BlockId block) const;     // InvalidArgument for an unknown block
   // The block the prefix cache would hand out for `hash` (highest tier first), if any.
   std::optional<BlockId> find_cached(const Hash128& hash) const;
+  // The name a disk tier stores the block under: the chained prefix hash of a full block; for a
+  // partial block (no identity yet) a key derived from the manager's root hash and the block id,
+  // distinct from every prefix hash. InvalidArgument for an unknown block.
+  Hash128 disk_key(BlockId block) const;
   Hash128 root_hash() const { return root_; }
 
  private:
@@ -174,6 +179,7 @@ class BlockManager {
   SlotIndex used(Tier t) const;
   SlotIndex cached(Tier t) const { return cached_[static_cast<int>(t)]; }
   void load_disk_index();
+  Hash128 key_of(BlockId id, const Block& b) const;
   // block_placement.cpp: budgets, eviction, promotion.
   void require_fits(const std::array<SlotIndex, kNumTiers>& budgets, const TierCounts& extra,
                     std::int64_t unplaced, const char* op) const;

@@ -18,6 +18,7 @@ struct BlockTableEntry {
   BlockId block = 0;
   SlotRef where;
   std::uint32_t tokens = 0;  // tokens held: block_tokens except for a partial last block
+  Hash128 key;               // name on disk (SlotMove::key)
 };
 
 // The blocks of one tier, in sequence order: positions[i] is the block's index in the sequence,

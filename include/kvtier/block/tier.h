@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "kvtier/core/hash.h"
+
 namespace kvtier {
 
 enum class Tier : std::uint8_t { kGpu = 0, kHost = 1, kDisk = 2 };
@@ -31,6 +33,10 @@ struct SlotMove {
   BlockId block = 0;  // the block that ends up at `to`
   SlotRef from;
   SlotRef to;
+  // The block's name on disk: its chained prefix hash when full, else a key unique to the block
+  // within its BlockManager (BlockManager::disk_key). What a disk tier stores the bytes under.
+  Hash128 key;
+  std::uint32_t tokens = 0;  // tokens the block holds when the move is planned
 };
 
 }  // namespace kvtier

@@ -1,6 +1,7 @@
 // The decode step (DESIGN.md, "The decode step"): for a batch of sequences and every layer,
 // load -> compute -> merge. Each sequence's blocks are GPU-resident, on the host to be streamed,
-// or on the host to be computed by the CPU where they are; the split comes from a SplitPlanner fed
+// on the host to be computed by the CPU where they are, or on disk (read a group of layers ahead
+// into pinned host buffers that the attention kernel reads in place); the split comes from a SplitPlanner fed
 // by measured rates. The transfer engine gathers the streamed blocks of layer L + d into a ring of
 // d + 1 staging buffers while layer L computes (d = 0: copy, then compute, for comparison); the
 // compute stream runs partial attention over resident blocks and over the staged ones; CPU threads
@@ -8,8 +9,9 @@
 // token's K/V is written into its sequence's GPU block before the layer's attention.
 //
 // Synchronisation with the host in a step: the CPU share's hand-off (the pipeline waits for the
-// CPU's partial of layer L before enqueuing layer L's merge) and the end of the step. With the CPU
-// share off, a step enqueues all its work without waiting.
+// CPU's partial of layer L before enqueuing layer L's merge), the disk reads (before the first
+// layer of each group of layers) and the end of the step. With neither, a step enqueues all its
+// work without waiting.
 //
 // Threading: one thread drives a pipeline. The pools, engine and backend must outlive it.
 #pragma once
@@ -25,6 +27,7 @@
 #include "kvtier/block/slot_pool.h"
 #include "kvtier/core/geometry.h"
 #include "kvtier/pipeline/split_planner.h"
+#include "kvtier/transfer/disk_store.h"
 #include "kvtier/transfer/transfer_engine.h"
 
 namespace kvtier::pipeline {
@@ -35,6 +38,13 @@ struct PipelineConfig {
   int cpu_threads = 0;                  // threads of the CPU share (0: all hardware threads)
   int max_batch = 1;                    // largest batch of a step (sizes the workspaces)
   std::size_t max_streamed_blocks = 0;  // blocks a staging buffer holds, over the batch
+  // Disk tier (with a DiskStore): disk blocks a step may read, over the batch; layers a read
+  // request covers (0: the fewest making 256 KiB); groups in flight (ring buffers, >= 2); pinned
+  // bytes that write-backs to disk may hold until durable.
+  std::size_t max_disk_blocks = 0;
+  int disk_group_layers = 0;
+  int disk_buffers = 2;
+  std::size_t disk_writeback_bytes = 256ull << 20;
   float scale = 0.f;                    // softmax scale; 0: 1 / sqrt(head_dim)
   DType out_dtype = DType::kF32;        // of the layer outputs: fp32 or the KV dtype
   // Seeds of the split planner: PCIe gather rate (kept: the copy stream's busy time cannot be
@@ -61,31 +71,40 @@ struct StepStats {
   double seconds = 0;  // wall time from the call to the end of the step's work
   int batch = 0;
   // Blocks of one layer over the batch, by where attention reads them.
-  std::size_t resident_blocks = 0, streamed_blocks = 0, cpu_blocks = 0;
-  // KV bytes read over all layers.
-  std::size_t resident_bytes = 0, streamed_bytes = 0, cpu_bytes = 0;
+  std::size_t resident_blocks = 0, streamed_blocks = 0, cpu_blocks = 0, disk_blocks = 0;
+  // KV bytes read over all layers (disk: read from disk; blocks whose write-back is still in
+  // flight are read from its buffer and not counted).
+  std::size_t resident_bytes = 0, streamed_bytes = 0, cpu_bytes = 0, disk_bytes = 0;
   double cpu_fraction = 0;        // of the host bytes, computed on the CPU
   double cpu_seconds = 0;         // CPU attention time, all layers
   double cpu_wait_seconds = 0;    // time the driving thread waited for the CPU share
+  double disk_wait_seconds = 0;   // time the driving thread waited for disk reads
 };
 
 class DecodePipeline {
  public:
-  // `gpu` and `host` are the pools the tables' slots refer to; `engine` moves between them.
+  // `gpu` and `host` are the pools the tables' slots refer to; `engine` moves between them;
+  // `disk` (may be null) holds the disk tier's slots.
   DecodePipeline(Backend& backend, const Geometry& geometry, SlotPool& gpu, SlotPool& host,
-                 TransferEngine& engine, PipelineConfig config);
+                 TransferEngine& engine, PipelineConfig config, DiskStore* disk = nullptr);
   ~DecodePipeline();
   DecodePipeline(const DecodePipeline&) = delete;
   DecodePipeline& operator=(const DecodePipeline&) = delete;
 
   // Carries out a block manager plan (take_plan()) on the transfer engine. The next step waits
-  // for it only where it must (its reads of moved blocks, its writes into freed slots).
+  // for it only where it must (its reads of moved blocks, its writes into freed slots). Moves to
+  // disk are written back asynchronously from a copy of the block (durable later; steps read the
+  // copy meanwhile); moves from disk are read (verified) before apply() returns.
+  // InvalidArgument, before anything moves, for a disk move without a disk tier or a copy from disk.
   void apply(std::span<const SlotMove> plan);
+  // Waits for every write-back to disk; throws the first failure.
+  void flush_disk();
 
   // One decode step. `tables` (block_table() of each sequence, after the newest token was
   // appended) say where every block is; the newest block of each sequence must be on the GPU.
-  // InvalidArgument, before any work, for a bad batch, a disk-resident block, a newest block off
-  // the GPU, or more streamed blocks than a staging buffer holds.
+  // InvalidArgument, before any work, for a bad batch, a newest block off the GPU, more streamed
+  // (disk) blocks than the staging (disk staging) buffers hold, or disk blocks without a disk
+  // tier. A disk read that fails its checks throws Corruption: nothing wrong is served.
   StepStats step(std::span<const BlockTable> tables, const StepIO& io);
 
   Stream& compute_stream() { return *compute_; }
@@ -93,6 +112,8 @@ class DecodePipeline {
   const PipelineConfig& config() const { return config_; }
   // Device memory the pipeline holds beyond the pools: staging ring, workspaces, tables.
   std::size_t device_bytes() const;
+  // Pinned host memory of the disk staging ring (write-back buffers come and go).
+  std::size_t disk_staging_bytes() const;
 
  private:
   struct Impl;
@@ -101,6 +122,7 @@ class DecodePipeline {
   SlotPool& gpu_;
   SlotPool& host_;
   TransferEngine& engine_;
+  DiskStore* disk_;
   PipelineConfig config_;
   SplitPlanner planner_;
   std::unique_ptr<Stream> compute_;

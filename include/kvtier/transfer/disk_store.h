@@ -1,13 +1,15 @@
 // The disk tier: fixed-size, self-describing slots in a directory (docs/disk.md). Every slot holds
 // one block (all layers of block_tokens tokens, DESIGN.md layout) behind a 4 KiB header naming its
-// format version, geometry fingerprint, block hash, payload length and checksum. I/O is O_DIRECT
-// straight from/to the caller's pinned host buffers, through io_uring or, where io_uring is not
-// available, a pool of I/O threads.
+// format version, geometry fingerprint, block hash, payload length and one checksum per layer. I/O
+// is O_DIRECT straight from/to the caller's pinned host buffers, through io_uring or, where
+// io_uring is not available, a pool of I/O threads.
 //
 // A block becomes visible (find, entries, reads) only after its payload and header are durable
 // (written, then fdatasync). Reopening the directory finds every intact block by its hash. A read
-// verifies header, fingerprint, hash and checksum before it reports success; a failed check is a
-// Corruption error naming the file and slot, and the entry is dropped. Nothing wrong is served.
+// verifies header, fingerprint, hash and the checksums of the layers it returns before it reports
+// success; a failed check is a Corruption error naming the file and slot, and the entry is
+// dropped. Nothing wrong is served. A block can be read whole or a group of consecutive layers at
+// a time (read_layers_async), as a layer-major decode step needs it.
 //
 // Threading: all member functions may be called from any thread. Writes and reads complete on
 // store threads; their DiskFuture carries the error.
@@ -96,7 +98,9 @@ struct DiskStats {
   std::uint64_t slot_stride = 0;     // bytes a slot takes in its file (header + padded payload)
   std::uint64_t files = 0;
   std::uint64_t blocks_written = 0, bytes_written = 0;
-  std::uint64_t blocks_read = 0, bytes_read = 0;
+  std::uint64_t blocks_read = 0;  // whole-block reads (read_async)
+  std::uint64_t layer_reads = 0;  // layer-group reads (read_layers_async)
+  std::uint64_t bytes_read = 0;   // payload bytes of both
   std::uint64_t write_errors = 0, read_errors = 0, corruptions = 0;
   std::uint64_t syncs = 0;  // fdatasync calls (group commits)
   std::string io_path;      // "io_uring" or "threads"
@@ -128,7 +132,10 @@ class DiskStore {
   DiskFuture write_async(const Hash128& hash, const void* payload, std::uint32_t tokens,
                          DiskCallback callback = {});
   // Same, into the given slot (placement chosen by the block manager). A block published there
-  // is replaced (unpublished at once). A slot with a read or write in flight is refused.
+  // is replaced (unpublished at once). A slot with a read or write in flight is refused. When
+  // `hash` is published at another slot, the new slot wins: that older copy stays readable until
+  // this write is published, then it is unpublished (its slot freed once its reads finish); if
+  // this write fails, the older copy stays.
   DiskFuture write_async(SlotIndex slot, const Hash128& hash, const void* payload,
                          std::uint32_t tokens, DiskCallback callback = {});
   // Reads the published block `hash` into dst (slot_bytes() bytes) and verifies it. Throws
@@ -138,6 +145,17 @@ class DiskStore {
   // Same, addressed by slot; `expected` must be the hash published there.
   DiskFuture read_async(SlotIndex slot, const Hash128& expected, void* dst,
                         DiskCallback callback = {});
+  // Reads layers [first_layer, first_layer + layers) of the block published at `slot` with hash
+  // `expected` into dst (layers * geometry().layer_bytes() bytes, ideally 4 KiB aligned pinned
+  // memory) and verifies each layer's checksum. InvalidArgument (at the call) for a slot not
+  // publishing `expected` or a layer range outside the geometry. The future carries Corruption
+  // (entry dropped, as for read_async) when a check fails, IoError when the read fails.
+  // One request a call: the layers' contiguous bytes, O_DIRECT straight into dst when dst and
+  // the range are 4 KiB aligned (layer_bytes a multiple of 4 KiB), through a bounce copy
+  // otherwise. The checksums come from the in-memory index (no header is read). Like read_async,
+  // it keeps writes off the slot until it completes. Counted in stats().layer_reads, bytes_read.
+  DiskFuture read_layers_async(SlotIndex slot, const Hash128& expected, int first_layer, int layers,
+                               void* dst, DiskCallback callback = {});
   // Unpublishes a block; its slot becomes free once reads in flight finish. The bytes on disk
   // stay a valid copy until the slot is rewritten, so a reopen may find the block again.
   bool remove(const Hash128& hash);

@@ -118,4 +118,10 @@ Hash128 crc32c_x4(const void* data, std::size_t bytes) {
                                                                     << 32};
 }
 
+std::uint32_t layer_checksum(const void* data, std::size_t bytes) {
+  const Hash128 h = crc32c_x4(data, bytes);
+  const std::uint64_t lanes[2] = {h.lo, h.hi};  // little-endian: lane0, lane1, lane2, lane3
+  return crc32c(0, lanes, sizeof lanes);
+}
+
 }  // namespace kvtier::disk

@@ -131,6 +131,10 @@ DiskFuture DiskStore::read_async(SlotIndex slot, const Hash128& expected, void* 
                                  DiskCallback callback) {
   return impl_->read(slot, expected, dst, std::move(callback));
 }
+DiskFuture DiskStore::read_layers_async(SlotIndex slot, const Hash128& expected, int first_layer,
+                                        int layers, void* dst, DiskCallback callback) {
+  return impl_->read_layers(slot, expected, first_layer, layers, dst, std::move(callback));
+}
 bool DiskStore::remove(const Hash128& hash) { return impl_->remove(hash); }
 void DiskStore::wait_idle() { impl_->wait_idle(); }
 DiskStats DiskStore::stats() const { return impl_->stats(); }

@@ -33,6 +33,10 @@ class IoEngine {
   virtual const char* name() const = 0;  // "io_uring" or "threads"
   virtual int queue_depth() const = 0;
   virtual void submit(IoRequest request) = 0;
+  // Submits only when fewer than queue_depth() requests are in flight, never blocking; false (and
+  // `request` untouched) when the queue is full. Lets a caller's thread submit directly and hand
+  // the request to a worker only when it would wait.
+  virtual bool try_submit(IoRequest& request) = 0;
 };
 
 // mode kAuto honours KVTIER_DISK_IO (threads|uring|auto); kUring throws IoError when io_uring is

@@ -1,5 +1,6 @@
 // Internals of DiskStore, shared by disk_store.cpp (index, API), store_open.cpp (files, scan),
-// store_write.cpp (write-back and group commit) and store_read.cpp (verified reads).
+// store_write.cpp (write-back and group commit), store_read.cpp (verified reads) and
+// store_read_layers.cpp (verified reads of layer groups).
 #pragma once
 
 #include <condition_variable>
@@ -10,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -19,6 +21,7 @@
 #include "transfer/disk/directory.h"
 #include "transfer/disk/io_engine.h"
 #include "transfer/disk/layout.h"
+#include "transfer/disk/slot_header.h"
 #include "transfer/disk/task_queue.h"
 #include "transfer/disk/unique_fd.h"
 
@@ -33,6 +36,8 @@ class DiskStore::Impl {
                    std::uint32_t tokens, DiskCallback callback);
   DiskFuture read(std::optional<SlotIndex> slot, const Hash128& hash, void* dst,
                   DiskCallback callback);
+  DiskFuture read_layers(SlotIndex slot, const Hash128& expected, int first_layer, int layers,
+                         void* dst, DiskCallback callback);
   bool remove(const Hash128& hash);
   void wait_idle();
   std::vector<DiskEntry> entries() const;
@@ -61,6 +66,8 @@ class DiskStore::Impl {
   const Geometry geometry_;
   const Hash128 fingerprint_;
   const DiskStoreOptions options_;
+  const std::uint32_t layers_;       // geometry_.layers
+  const std::uint64_t layer_bytes_;  // geometry_.layer_bytes()
   disk::DiskLayout layout_;
   bool direct_io_ = true;
   DiskOpenReport report_;
@@ -76,11 +83,21 @@ class DiskStore::Impl {
   void sync_loop();
   void finish_failed(Written& w);
   void to_sync_queue(Written w);
+  // store_open.cpp
+  disk::ExpectedHeader expected_header() const;
   // store_read.cpp
   void start_read(SlotIndex s, Hash128 expected, void* dst, DiskFuture future);
   std::exception_ptr verify_read(SlotIndex s, const Hash128& expected, std::int64_t result,
                                  const unsigned char* header, const void* payload, bool* drop);
-  void finish_read(SlotIndex s, const Hash128& expected, bool drop);
+  // Ends a read of slot s: counts it (`bytes` read, a whole block or a layer group), drops the
+  // entry when a check failed, completes the future, then the request.
+  void end_read(SlotIndex s, const Hash128& expected, bool whole_block, std::uint64_t bytes,
+                bool drop, std::exception_ptr error, const DiskFuture& future);
+  // The Corruption of a failed check (logged; the caller drops the entry).
+  std::exception_ptr corruption(SlotIndex s, const Hash128& expected, const std::string& reason);
+  // store_read_layers.cpp
+  struct LayerRead;
+  void finish_layer_read(LayerRead* op);
   // disk_store.cpp
   void retire_locked(SlotIndex s);  // mu_ held: unpublish s (it must be published or writing)
   void maybe_free_locked(SlotIndex s);
@@ -95,6 +112,10 @@ class DiskStore::Impl {
 
   mutable std::mutex mu_;
   std::vector<Slot> slots_;
+  // Layer checksums of every slot, [slot][layer]: loaded from the headers at open, set by a write
+  // before it publishes. A slot's entries change only while it is being written, when no read of
+  // it can be in flight, so readers use them without mu_ (publication under mu_ orders them).
+  std::vector<std::uint32_t> layer_crcs_;
   std::unordered_map<Hash128, SlotIndex, Hash128Hasher> index_;
   std::set<SlotIndex> free_;
   std::uint64_t pending_ = 0;  // requests not yet completed

@@ -38,6 +38,11 @@ void check_options(const Geometry& g, const DiskStoreOptions& o) {
     throw InvalidArgument("disk group commit delay " + std::to_string(o.group_commit_ms) +
                           " ms; expected 0..10000");
   }
+  if (static_cast<std::uint64_t>(g.layers) > disk::kMaxLayers) {
+    throw InvalidArgument("geometry " + g.describe() + " has " + std::to_string(g.layers) +
+                          " layers; a disk tier slot header holds the checksums of at most " +
+                          std::to_string(disk::kMaxLayers) + " layers (4 KiB header)");
+  }
   if (o.cpu_threads < 0 || o.cpu_threads > 64) {
     throw InvalidArgument("disk checksum threads " + std::to_string(o.cpu_threads) +
                           "; expected 0 (automatic) to 64");
@@ -47,7 +52,11 @@ void check_options(const Geometry& g, const DiskStoreOptions& o) {
 }  // namespace
 
 DiskStore::Impl::Impl(const Geometry& g, const DiskStoreOptions& o)
-    : geometry_(g), fingerprint_(g.fingerprint()), options_(o) {
+    : geometry_(g),
+      fingerprint_(g.fingerprint()),
+      options_(o),
+      layers_(static_cast<std::uint32_t>(g.layers)),
+      layer_bytes_(g.layer_bytes()) {
   check_options(g, o);
   prepare_disk_directory(o.dir);
   lock_ = std::make_unique<disk::DirLock>(o.dir);
@@ -59,10 +68,12 @@ DiskStore::Impl::Impl(const Geometry& g, const DiskStoreOptions& o)
   if (mr.state == disk::MetaState::kValid) {
     const disk::DiskMeta& m = mr.meta;
     if (m.format_version != disk::kFormatVersion) {
-      throw InvalidArgument("disk tier directory '" + o.dir.string() + "' has format version " +
-                            std::to_string(m.format_version) + "; this kvtier reads version " +
-                            std::to_string(disk::kFormatVersion) +
-                            ": give another directory or delete this one");
+      throw InvalidArgument(
+          "disk tier directory '" + o.dir.string() + "' has slot format version " +
+          std::to_string(m.format_version) + "; this kvtier reads only version " +
+          std::to_string(disk::kFormatVersion) +
+          " (per-layer checksums) and does not convert old tiers: delete the directory (its "
+          "blocks are a cache and are computed again) or give another one");
     }
     if (m.fingerprint != fingerprint_) {
       throw InvalidArgument("disk tier directory '" + o.dir.string() +
@@ -115,6 +126,11 @@ DiskStore::Impl::Impl(const Geometry& g, const DiskStoreOptions& o)
                               << report_.entries.size() << " blocks, dropped "
                               << report_.dropped.size() << " damaged slots, "
                               << report_.missing_files.size() << " files missing");
+}
+
+disk::ExpectedHeader DiskStore::Impl::expected_header() const {
+  return {fingerprint_, layout_.payload_bytes, layers_,
+          static_cast<std::uint32_t>(geometry_.block_tokens)};
 }
 
 disk::UniqueFd DiskStore::Impl::open_slot_file(const fs::path& path, bool* created) {
@@ -209,6 +225,7 @@ void DiskStore::Impl::open_files() {
     }
   }
   slots_.resize(layout_.total_slots);
+  layer_crcs_.resize(std::size_t{layout_.total_slots} * layers_);
   scan_files(sizes);
   for (std::uint32_t f = 0; f < layout_.files && options_.preallocate; ++f) {
     const fs::path p = dir / disk::slot_file_name(f);

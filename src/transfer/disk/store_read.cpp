@@ -1,10 +1,11 @@
 // Verified reads: one vectored read (header + payload) straight into the caller's buffer, then
-// header, fingerprint, slot, hash and payload checksum are checked on a worker before the future
-// reports success. A failed check is a Corruption naming the file and slot; the entry is dropped
-// and its header invalidated, so the block is never served again.
+// header, fingerprint, slot, hash and every layer's checksum are checked on a worker before the
+// future reports success. A failed check is a Corruption naming the file and slot; the entry is
+// dropped and its header invalidated, so the block is never served again.
 #include <cstring>
 
 #include "kvtier/core/log.h"
+#include "transfer/disk/checksum.h"
 #include "transfer/disk/slot_header.h"
 #include "transfer/disk/store_impl.h"
 
@@ -75,29 +76,12 @@ void DiskStore::Impl::start_read(SlotIndex s, Hash128 expected, void* dst, DiskF
         } catch (...) {
           error = std::current_exception();
         }
-        finish_read(s, expected, drop);
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          if (error) {
-            ++(drop ? counters_.corruptions : counters_.read_errors);
-          } else {
-            ++counters_.blocks_read;
-            counters_.bytes_read += layout_.payload_bytes;
-          }
-        }
-        future.complete(error);
-        request_done();
+        end_read(s, expected, true, layout_.payload_bytes, drop, error, future);
       });
     };
     engine_->submit(std::move(r));
   } catch (...) {
-    finish_read(s, expected, false);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++counters_.read_errors;
-    }
-    future.complete(std::current_exception());
-    request_done();
+    end_read(s, expected, true, 0, false, std::current_exception(), future);
   }
 }
 
@@ -105,59 +89,77 @@ std::exception_ptr DiskStore::Impl::verify_read(SlotIndex s, const Hash128& expe
                                                 std::int64_t result, const unsigned char* header,
                                                 const void* payload, bool* drop) {
   const auto want = static_cast<std::int64_t>(kHeaderBytes + disk::align_up(layout_.payload_bytes));
-  const std::string where = "disk tier: block " + expected.hex() + " at " + slot_location(s);
   if (result < 0) {
     return std::make_exception_ptr(
-        IoError(where + ": read failed: " + std::strerror(static_cast<int>(-result))));
+        IoError("disk tier: block " + expected.hex() + " at " + slot_location(s) +
+                ": read failed: " + std::strerror(static_cast<int>(-result))));
   }
   std::string reason;
   if (result != want) {
     reason = "short read, " + std::to_string(result) + " of " + std::to_string(want) +
              " bytes (file truncated?)";
   } else {
-    const disk::DecodedHeader d =
-        disk::decode_slot_header(header, fingerprint_, layout_.payload_bytes,
-                                 static_cast<std::uint32_t>(geometry_.block_tokens), s);
+    const disk::DecodedHeader d = disk::decode_slot_header(header, expected_header(), s);
     if (d.status == disk::HeaderStatus::kEmpty) {
       reason = "the slot header is empty (zeroed)";
     } else if (d.status == disk::HeaderStatus::kBad) {
       reason = d.reason;
     } else if (d.header.block_hash != expected) {
       reason = "the slot holds block " + d.header.block_hash.hex();
-    } else if (disk::payload_checksum(payload, layout_.payload_bytes) !=
-               d.header.payload_checksum) {
-      reason = "payload checksum mismatch";
+    } else {
+      const auto* p = static_cast<const unsigned char*>(payload);
+      for (std::uint32_t l = 0; l < layers_ && reason.empty(); ++l) {
+        if (disk::layer_checksum(p + l * layer_bytes_, layer_bytes_) !=
+            disk::header_layer_checksum(header, l)) {
+          reason = "payload checksum mismatch in layer " + std::to_string(l);
+        }
+      }
     }
   }
   if (reason.empty()) return nullptr;
   *drop = true;
+  return corruption(s, expected, reason);
+}
+
+std::exception_ptr DiskStore::Impl::corruption(SlotIndex s, const Hash128& expected,
+                                               const std::string& reason) {
+  const std::string where = "disk tier: block " + expected.hex() + " at " + slot_location(s);
   KVT_LOG(kWarn, where << " failed its check: " << reason << "; entry dropped");
   return std::make_exception_ptr(
       Corruption(where + " failed its check: " + reason +
                  "; the block was dropped and is not served (expected an intact slot)"));
 }
 
-void DiskStore::Impl::finish_read(SlotIndex s, const Hash128& expected, bool drop) {
+void DiskStore::Impl::end_read(SlotIndex s, const Hash128& expected, bool whole_block,
+                               std::uint64_t bytes, bool drop, std::exception_ptr error,
+                               const DiskFuture& future) {
   bool zero = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (error) {
+      ++(drop ? counters_.corruptions : counters_.read_errors);
+    } else {
+      ++(whole_block ? counters_.blocks_read : counters_.layer_reads);
+      counters_.bytes_read += bytes;
+    }
     Slot& slot = slots_[s];
     --slot.readers;
     if (drop && slot.state == SlotState::kValid && slot.hash == expected && !slot.zeroing) {
-      slot.zeroing = true;
+      slot.zeroing = true;  // keeps the slot from being freed (and rewritten) while zeroed
       zero = true;
       retire_locked(s);
+    } else {
+      maybe_free_locked(s);
     }
   }
-  if (!zero) {
+  if (zero) {
+    zero_header(s);
     std::lock_guard<std::mutex> lock(mu_);
+    slots_[s].zeroing = false;
     maybe_free_locked(s);
-    return;
   }
-  zero_header(s);
-  std::lock_guard<std::mutex> lock(mu_);
-  slots_[s].zeroing = false;
-  maybe_free_locked(s);
+  future.complete(error);
+  request_done();
 }
 
 }  // namespace kvtier

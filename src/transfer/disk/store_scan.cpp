@@ -1,5 +1,6 @@
 // The open-time scan: reads every slot header inside its file, publishes intact blocks and drops
-// (then invalidates) damaged ones. Payload checksums are verified by every read, not here.
+// (then invalidates) damaged ones, and keeps each published slot's layer checksums (for layer
+// reads, which read no header). Payload checksums are verified by every read, not here.
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
@@ -65,9 +66,8 @@ void DiskStore::Impl::scan_files(const std::vector<std::uint64_t>& sizes) {
                                : "header read was short");
         continue;
       }
-      const disk::DecodedHeader d = disk::decode_slot_header(
-          buf.data() + j * kHeaderBytes, fingerprint_, layout_.payload_bytes,
-          static_cast<std::uint32_t>(geometry_.block_tokens), s);
+      const unsigned char* header = buf.data() + j * kHeaderBytes;
+      const disk::DecodedHeader d = disk::decode_slot_header(header, expected_header(), s);
       if (d.status == disk::HeaderStatus::kEmpty) continue;
       if (d.status == disk::HeaderStatus::kBad) {
         drop(s, d.reason);
@@ -89,6 +89,9 @@ void DiskStore::Impl::scan_files(const std::vector<std::uint64_t>& sizes) {
       slot.hash = d.header.block_hash;
       slot.tokens = d.header.tokens;
       index_.emplace(slot.hash, s);
+      for (std::uint32_t l = 0; l < layers_; ++l) {
+        layer_crcs_[std::size_t{s} * layers_ + l] = disk::header_layer_checksum(header, l);
+      }
       report_.entries.push_back({slot.hash, s, slot.tokens});
     }
   }

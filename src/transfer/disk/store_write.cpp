@@ -1,6 +1,6 @@
-// Write-back: checksum and header on a worker, one vectored O_DIRECT write (header + payload),
-// then a group commit (one fdatasync per file for every write finished so far) before the block
-// is published. A failed write or sync is never published; its header is invalidated.
+// Write-back: layer checksums and header on a worker, one vectored O_DIRECT write (header +
+// payload), then a group commit (one fdatasync per file for every write finished so far) before the
+// block is published. A failed write or sync is never published; its header is invalidated.
 #include <unistd.h>
 
 #include <cerrno>
@@ -102,14 +102,18 @@ void DiskStore::Impl::start_write(SlotIndex s, const void* payload, DiskFuture f
       std::memcpy(bufs->bounce.data(), payload, layout_.payload_bytes);
       src = bufs->bounce.data();
     }
+    // The slot is being written, so no read uses its layer checksums: computed in place, they
+    // serve layer reads once the sync publishes the block.
+    std::uint32_t* crcs = layer_crcs_.data() + std::size_t{s} * layers_;
+    disk::layer_checksums(src, layer_bytes_, layers_, crcs);
     disk::SlotHeader h;
     h.fingerprint = fingerprint_;
     h.block_hash = hash;
     h.payload_bytes = layout_.payload_bytes;
-    h.payload_checksum = disk::payload_checksum(src, layout_.payload_bytes);
+    h.layers = layers_;
     h.tokens = tokens;
     h.slot = s;
-    disk::encode_slot_header(h, bufs->header.data());
+    disk::encode_slot_header(h, crcs, bufs->header.data());
     disk::IoRequest r;
     r.fd = fd_of(s);
     r.write = true;
@@ -208,8 +212,10 @@ void DiskStore::Impl::sync_loop() {
       std::lock_guard<std::mutex> lock(mu_);
       for (Written* w : published) {
         Slot& slot = slots_[w->slot];
+        // The same block published at another slot (the block manager placed it anew): the
+        // new slot wins, the older copy is unpublished and its slot freed once no read uses it.
         if (auto it = index_.find(slot.hash); it != index_.end() && it->second != w->slot) {
-          retire_locked(it->second);  // an older copy of the same block
+          retire_locked(it->second);
         }
         slot.state = SlotState::kValid;
         index_[slot.hash] = w->slot;

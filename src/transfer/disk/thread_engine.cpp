@@ -62,6 +62,16 @@ class ThreadEngine final : public IoEngine {
     work_cv_.notify_one();
   }
 
+  bool try_submit(IoRequest& request) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (in_flight_ >= depth_) return false;
+    ++in_flight_;
+    queue_.push_back(std::move(request));
+    lock.unlock();
+    work_cv_.notify_one();
+    return true;
+  }
+
  private:
   void loop() {
     for (;;) {

@@ -2,6 +2,7 @@
 // The submission queue has queue_depth entries and at most that many requests are in flight, so
 // a free entry always exists and the completion queue (twice as large) never overflows.
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "transfer/disk/io_engine.h"
@@ -69,6 +70,20 @@ class UringEngine final : public IoEngine {
     const int rc = push(op);
     lock.unlock();
     if (rc < 0) finish(op, rc);
+  }
+
+  bool try_submit(IoRequest& request) override {
+    auto op = std::make_unique<Op>();  // allocated first: nothing can fail after the check
+    std::unique_lock<std::mutex> lock(mu_);
+    if (in_flight_ >= depth_) return false;
+    ++in_flight_;
+    op->request = std::move(request);
+    op->want = request_bytes(op->request);
+    Op* raw = op.release();
+    const int rc = push(raw);
+    lock.unlock();
+    if (rc < 0) finish(raw, rc);
+    return true;
   }
 
  private:

@@ -37,6 +37,35 @@ TEST(BlockManager, AllocatesBlocksAsTokensArrive) {
   EXPECT_TRUE(m.take_plan().empty()) << "new blocks are placed, not moved";
 }
 
+TEST(BlockManager, DiskKeysNameFullBlocksByHashAndPartialBlocksUniquely) {
+  BlockManager m(test_config(4, 16, 0));
+  const SeqId s = m.create(iota_tokens(22, 50)).seq;  // 5 full blocks and a partial one
+  const SeqId f = m.fork(s);                            // copies the partial block
+  std::vector<SlotMove> plan = m.take_plan();
+  ASSERT_FALSE(plan.empty());
+  for (const SlotMove& mv : plan) {
+    EXPECT_EQ(mv.key, m.disk_key(mv.block));
+    EXPECT_EQ(mv.tokens, m.block_info(mv.block).tokens);
+  }
+  std::vector<Hash128> partial_keys;
+  for (SeqId q : {s, f}) {
+    const BlockTable t = m.block_table(q);
+    for (const BlockTableEntry& e : t.blocks) {
+      const BlockInfo info = m.block_info(e.block);
+      EXPECT_EQ(e.key, m.disk_key(e.block));
+      if (info.full) {
+        EXPECT_EQ(e.key, info.hash);
+      } else {
+        partial_keys.push_back(e.key);
+      }
+    }
+  }
+  ASSERT_EQ(partial_keys.size(), 2u);
+  EXPECT_NE(partial_keys[0], partial_keys[1]) << "a forked partial block is another block";
+  for (const Hash128& k : partial_keys) EXPECT_FALSE(m.find_cached(k).has_value());
+  EXPECT_THROW(m.disk_key(999999), InvalidArgument);
+}
+
 TEST(BlockManager, FullBlocksCarryChainedHashesSeededWithTheModel) {
   BlockManager m(test_config(8, 0, 0));
   const auto toks = iota_tokens(10, 100);

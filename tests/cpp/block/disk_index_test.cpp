@@ -12,7 +12,7 @@ namespace kvtier::testing {
 namespace {
 
 using ::testing::HasSubstr;
-constexpr Tier G = Tier::kGpu, D = Tier::kDisk;
+constexpr Tier G = Tier::kGpu, H = Tier::kHost, D = Tier::kDisk;
 
 TEST(DiskIndex, FullBlocksOnDiskArePublishedAndRemoved) {
   InMemoryDiskIndexForTests disk;
@@ -30,6 +30,23 @@ TEST(DiskIndex, FullBlocksOnDiskArePublishedAndRemoved) {
   EXPECT_EQ(tiers_of(m, a), (std::vector<Tier>{G, G, G, G}));
   EXPECT_TRUE(disk.by_slot().empty());
   EXPECT_EQ(disk.removes, 2);
+}
+
+TEST(DiskIndex, PromoteBringsDiskBlocksToFreeHostBudgetAfterTheGpu) {
+  InMemoryDiskIndexForTests disk;
+  auto cfg = test_config(2, 3, 8, 1, 1);
+  cfg.budget = {2, 1, 0};
+  BlockManager m(cfg, nullptr, &disk);
+  const SeqId a = m.create(iota_tokens(24)).seq;  // 6 blocks: 2 on the GPU, 1 on the host
+  EXPECT_EQ(tiers_of(m, a), (std::vector<Tier>{G, D, D, D, H, G}));
+  m.set_budget(H, 3);
+  (void)m.take_plan();
+  m.promote(a);  // the GPU is full of sink and window; the host takes two more, newest first
+  EXPECT_EQ(tiers_of(m, a), (std::vector<Tier>{G, D, H, H, H, G}));
+  for (const SlotMove& mv : m.take_plan()) {
+    EXPECT_EQ(mv.from.tier, D);
+    EXPECT_EQ(mv.to.tier, H);
+  }
 }
 
 TEST(DiskIndex, APartialBlockIsPublishedWhenItFillsOnDisk) {

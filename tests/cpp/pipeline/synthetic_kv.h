@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 
 #include <vector>
@@ -11,6 +12,7 @@
 #include "kvtier/block/block_table.h"
 #include "kvtier/block/slot_pool.h"
 #include "kvtier/core/geometry.h"
+#include "kvtier/transfer/disk_store.h"
 
 namespace kvtier::testing {
 
@@ -41,14 +43,17 @@ inline std::uint16_t kv_value(std::uint64_t seq, std::uint64_t pos, int layer, i
 }
 
 // Writes tokens [0, tokens) of every block of `table` (sequence key `seq`) where it lives, through
-// `backend` (so pools in device memory work too).
+// `backend` (so pools in device memory work too), or into the disk store for disk blocks. Blocks
+// before `first_block` are left alone.
 inline void fill_table(Backend& backend, const BlockTable& table, std::uint64_t seq, const Geometry& g,
-                       const SlotPool& gpu, const SlotPool& host) {
+                       const SlotPool& gpu, const SlotPool& host, DiskStore* disk = nullptr,
+                       std::size_t first_block = 0) {
   std::vector<std::uint16_t> image(g.slot_bytes() / 2);
   auto stream = backend.create_stream();
-  for (std::size_t bi = 0; bi < table.blocks.size(); ++bi) {
+  for (std::size_t bi = first_block; bi < table.blocks.size(); ++bi) {
     const BlockTableEntry& e = table.blocks[bi];
     const SlotPool& pool = e.where.tier == Tier::kGpu ? gpu : host;
+    std::fill(image.begin(), image.end(), std::uint16_t{0});
     for (int l = 0; l < g.layers; ++l)
       for (int kv = 0; kv < 2; ++kv)
         for (int h = 0; h < g.kv_heads; ++h)
@@ -57,6 +62,10 @@ inline void fill_table(Backend& backend, const BlockTable& table, std::uint64_t 
             const std::uint64_t pos = bi * static_cast<std::uint64_t>(g.block_tokens) + t;
             for (int d = 0; d < g.head_dim; ++d) row[d] = kv_value(seq, pos, l, kv, h, d);
           }
+    if (e.where.tier == Tier::kDisk) {
+      disk->write_async(e.where.slot, e.key, image.data(), e.tokens).wait();
+      continue;
+    }
     backend.copy_async(pool.slot_address(e.where.slot), image.data(), g.slot_bytes(), *stream);
     stream->synchronize();
   }

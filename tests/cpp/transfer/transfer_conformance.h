@@ -129,7 +129,7 @@ inline void check_staging_ring(Backend& b, TransferConfig cfg, std::uint64_t see
     for (std::size_t i = 0; i < slots.size() && i < 4; ++i) {
       const SlotIndex from = static_cast<SlotIndex>(rig.rng()() % rig.gpu().slots());
       moves.push_back(
-          SlotMove{SlotMove::Kind::kCopy, i, {Tier::kGpu, from}, {Tier::kHost, slots[i]}});
+          SlotMove{SlotMove::Kind::kCopy, i, {Tier::kGpu, from}, {Tier::kHost, slots[i]}, {}, 0});
     }
     events.push_back(rig.engine().submit_layer(layer, moves));
     for (const auto& m : moves) rig.apply(m, layer * lb, lb);
@@ -165,24 +165,24 @@ void expect_rejected(const TransferEvent& e, const std::string& needle) {
 inline void check_errors(Backend& b, TransferConfig cfg) {
   TransferRig rig(b, test_geometry(), 8, 16, cfg, 7);
   auto& e = rig.engine();
-  const SlotMove good{SlotMove::Kind::kMove, 1, {Tier::kHost, 3}, {Tier::kGpu, 2}};
+  const SlotMove good{SlotMove::Kind::kMove, 1, {Tier::kHost, 3}, {Tier::kGpu, 2}, {}, 0};
   auto with = [&](SlotMove bad) { return std::vector<SlotMove>{good, bad}; };
   expect_rejected<InvalidArgument>(
-      e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kHost, 16}, {Tier::kGpu, 3}})),
+      e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kHost, 16}, {Tier::kGpu, 3}, {}, 0})),
       "out of range");
   expect_rejected<InvalidArgument>(
-      e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kDisk, 0}, {Tier::kGpu, 3}})), "disk");
+      e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kDisk, 0}, {Tier::kGpu, 3}, {}, 0})), "disk");
   expect_rejected<InvalidArgument>(
-      e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kHost, 4}, {Tier::kGpu, 2}})),
+      e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kHost, 4}, {Tier::kGpu, 2}, {}, 0})),
       "written twice");
   expect_rejected<InvalidArgument>(
-      e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kGpu, 2}, {Tier::kHost, 5}})),
+      e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kGpu, 2}, {Tier::kHost, 5}, {}, 0})),
       "both read and written");
   expect_rejected<InvalidArgument>(e.submit_layer(rig.g().layers, with(good)), "layer");
   const std::vector<SlotIndex> released{9};
   rig.host().release(released);
   expect_rejected<InvalidArgument>(
-      e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kHost, 9}, {Tier::kGpu, 3}})), "not owned");
+      e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kHost, 9}, {Tier::kGpu, 3}, {}, 0})), "not owned");
   Buffer small = b.allocate(MemoryKind::kDevice, rig.g().layer_bytes());
   const std::vector<SlotIndex> two{1, 2};
   expect_rejected<InvalidArgument>(e.gather_layer(0, two, small.data(), small.bytes()), "need");
@@ -199,7 +199,7 @@ inline void check_errors(Backend& b, TransferConfig cfg) {
   ok.event.synchronize();
   ASSERT_EQ(ok.host_slots.size(), 1u);
   EXPECT_EQ(ok.host_slots[0], 9u);
-  rig.apply({SlotMove::Kind::kMove, 0, {Tier::kGpu, 5}, {Tier::kHost, 9}}, 0, rig.g().slot_bytes());
+  rig.apply({SlotMove::Kind::kMove, 0, {Tier::kGpu, 5}, {Tier::kHost, 9}, {}, 0}, 0, rig.g().slot_bytes());
   const std::vector<SlotMove> fine{good};
   e.submit(fine).synchronize();
   rig.apply(good, 0, rig.g().slot_bytes());

@@ -99,7 +99,7 @@ void run_device_error_child() {
   TransferConfig c;
   c.h2d = CopyMethod::kKernel;
   TransferEngine e(*b, g, gpu, host.view(), c);
-  const std::vector<SlotMove> moves{{SlotMove::Kind::kMove, 0, {Tier::kHost, 1}, {Tier::kGpu, 2}}};
+  const std::vector<SlotMove> moves{{SlotMove::Kind::kMove, 0, {Tier::kHost, 1}, {Tier::kGpu, 2}, {}, 0}};
   auto ev = e.submit(moves);
   if (ev.rejected()) std::_Exit(3);  // the batch itself must be valid: the error is the device's
   try {

@@ -132,7 +132,7 @@ class TransferRig {
       if (w(from)[fs] || w(to)[ts] || rd(to)[ts]) continue;
       w(to)[ts] = 1;
       rd(from)[fs] = 1;
-      out.push_back(SlotMove{SlotMove::Kind::kCopy, out.size(), {from, fs}, {to, ts}});
+      out.push_back(SlotMove{SlotMove::Kind::kCopy, out.size(), {from, fs}, {to, ts}, {}, 0});
     }
     return out;
   }

@@ -91,9 +91,44 @@ TEST_F(DiskFaultTest, FlippedPayloadBitAtReopen) {
 
 TEST_F(DiskFaultTest, FlippedPayloadBitWhileOpen) {
   auto store = open();
-  flip_byte(file_of(10), offset_of(10) + stride_ - 1);  // the last payload byte
-  expect_corruption_on_read(*store, 10, "payload checksum mismatch");
-  expect_all_exact_except(*store, {10});
+  flip_byte(file_of(10), offset_of(10) + stride_ - 1);  // the last payload byte: layer 1
+  flip_byte(file_of(11), offset_of(11) + stride_ - 1);
+  expect_corruption_on_read(*store, 10, "payload checksum mismatch in layer 1");
+  // A layer read serves the intact layer 0, then the one covering layer 1 fails and drops it.
+  disk::AlignedBuffer dst(tiny().slot_bytes());
+  store->read_layers_async(11, block_hash(11), 0, 1, dst.data()).wait();
+  try {
+    store->read_layers_async(11, block_hash(11), 1, 1, dst.data()).wait();
+    ADD_FAILURE() << "damaged layer 1 was served";
+  } catch (const Corruption& e) {
+    EXPECT_NE(std::string(e.what()).find("payload checksum mismatch in layer 1"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(store->find(block_hash(11)));
+  EXPECT_EQ(store->stats().corruptions, 2u);
+  expect_all_exact_except(*store, {10, 11});
+}
+
+// The layer checksum table is part of the header: a flipped bit there is caught at open.
+TEST_F(DiskFaultTest, FlippedLayerTableBitAtReopen) {
+  flip_byte(file_of(7), offset_of(7) + disk::kLayerTableOffset + 5);  // layer 1's checksum
+  auto store = open();
+  expect_dropped_at_open(*store, 7, "header checksum mismatch");
+  expect_all_exact_except(*store, {7});
+}
+
+TEST_F(DiskFaultTest, LayerReadOfATruncatedSlot) {
+  auto store = open();
+  ::truncate(file_of(5).c_str(), static_cast<off_t>(offset_of(5) + 4096 + 4096));
+  disk::AlignedBuffer dst(tiny().slot_bytes());
+  try {
+    store->read_layers_async(5, block_hash(5), 1, 1, dst.data()).wait();
+    ADD_FAILURE() << "a truncated layer was served";
+  } catch (const Corruption& e) {
+    EXPECT_NE(std::string(e.what()).find("short read of layers [1, 2)"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(store->find(block_hash(5)));
 }
 
 TEST_F(DiskFaultTest, FlippedHeaderBitAtReopen) {
@@ -105,7 +140,7 @@ TEST_F(DiskFaultTest, FlippedHeaderBitAtReopen) {
 
 TEST_F(DiskFaultTest, FlippedHeaderBitWhileOpen) {
   auto store = open();
-  flip_byte(file_of(6), offset_of(6) + 60);  // inside the payload checksum
+  flip_byte(file_of(6), offset_of(6) + 60);  // reserved (zero) bytes, covered by the checksum
   expect_corruption_on_read(*store, 6, "header checksum mismatch");
   expect_all_exact_except(*store, {6});
 }
@@ -123,10 +158,12 @@ TEST_F(DiskFaultTest, HeaderFromAnotherGeometry) {
     h.fingerprint = other.fingerprint();
     h.block_hash = block_hash(slot);
     h.payload_bytes = other.slot_bytes();
-    h.payload_checksum = disk::payload_checksum(payload.data(), payload.bytes());
+    h.layers = static_cast<std::uint32_t>(other.layers);
     h.tokens = 16;
     h.slot = static_cast<SlotIndex>(slot);
-    disk::encode_slot_header(h, header.data());
+    std::vector<std::uint32_t> crcs(h.layers);
+    disk::layer_checksums(payload.data(), other.layer_bytes(), h.layers, crcs.data());
+    disk::encode_slot_header(h, crcs.data(), header.data());
     write_bytes(file_of(slot), offset_of(slot), header.data(), disk::kHeaderBytes);
   };
   forge(4);

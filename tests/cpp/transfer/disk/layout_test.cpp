@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <vector>
 
 #include "disk_test_util.h"
 #include "kvtier/core/error.h"
@@ -49,17 +50,20 @@ TEST(DiskLayout, FileNames) {
 
 class SlotHeaderTest : public ::testing::Test {
  protected:
+  static constexpr std::uint32_t kLayers = 3;
   SlotHeaderTest() : buf_(kHeaderBytes) {
     h_.fingerprint = {1, 2};
     h_.block_hash = {3, 4};
     h_.payload_bytes = 16384;
-    h_.payload_checksum = {5, 6};
+    h_.layers = kLayers;
     h_.tokens = 16;
     h_.slot = 9;
-    encode_slot_header(h_, buf_.data());
+    encode_slot_header(h_, crcs_, buf_.data());
   }
-  DecodedHeader decode() { return decode_slot_header(buf_.data(), {1, 2}, 16384, 16, 9); }
+  ExpectedHeader want() const { return {{1, 2}, 16384, kLayers, 16}; }
+  DecodedHeader decode() { return decode_slot_header(buf_.data(), want(), 9); }
   SlotHeader h_;
+  std::uint32_t crcs_[kLayers] = {0x11111111u, 0x22222222u, 0xdeadbeefu};
   AlignedBuffer buf_;
 };
 
@@ -67,8 +71,10 @@ TEST_F(SlotHeaderTest, RoundTrip) {
   const DecodedHeader d = decode();
   ASSERT_EQ(d.status, HeaderStatus::kValid) << d.reason;
   EXPECT_EQ(d.header.block_hash, h_.block_hash);
-  EXPECT_EQ(d.header.payload_checksum, h_.payload_checksum);
+  EXPECT_EQ(d.header.layers, kLayers);
   EXPECT_EQ(d.header.tokens, 16u);
+  for (std::uint32_t l = 0; l < kLayers; ++l)
+    EXPECT_EQ(header_layer_checksum(buf_.data(), l), crcs_[l]);
 }
 
 TEST_F(SlotHeaderTest, ZerosAreEmpty) {
@@ -76,8 +82,9 @@ TEST_F(SlotHeaderTest, ZerosAreEmpty) {
   EXPECT_EQ(decode().status, HeaderStatus::kEmpty);
 }
 
+// The fixed fields and the layer checksum table are both covered by the header checksum.
 TEST_F(SlotHeaderTest, EveryFlippedBitIsCaught) {
-  for (std::size_t bit = 0; bit < 128 * 8; ++bit) {
+  for (std::size_t bit = 0; bit < (kLayerTableOffset + 4 * kLayers) * 8; ++bit) {
     buf_.data()[bit / 8] ^= static_cast<unsigned char>(1u << (bit % 8));
     const DecodedHeader d = decode();
     EXPECT_EQ(d.status, HeaderStatus::kBad) << "bit " << bit;
@@ -86,16 +93,55 @@ TEST_F(SlotHeaderTest, EveryFlippedBitIsCaught) {
   EXPECT_EQ(decode().status, HeaderStatus::kValid);
 }
 
-TEST_F(SlotHeaderTest, OtherGeometrySlotAndSizeAreRefused) {
-  auto d = decode_slot_header(buf_.data(), {1, 3}, 16384, 16, 9);
+TEST_F(SlotHeaderTest, OtherGeometrySlotSizeAndLayersAreRefused) {
+  ExpectedHeader w = want();
+  w.fingerprint = {1, 3};
+  auto d = decode_slot_header(buf_.data(), w, 9);
   EXPECT_EQ(d.status, HeaderStatus::kBad);
   EXPECT_NE(d.reason.find("another geometry"), std::string::npos) << d.reason;
-  d = decode_slot_header(buf_.data(), {1, 2}, 8192, 16, 9);
+  w = want();
+  w.payload_bytes = 8192;
+  d = decode_slot_header(buf_.data(), w, 9);
   EXPECT_NE(d.reason.find("payload length"), std::string::npos) << d.reason;
-  d = decode_slot_header(buf_.data(), {1, 2}, 16384, 8, 9);
+  w = want();
+  w.layers = 4;
+  d = decode_slot_header(buf_.data(), w, 9);
+  EXPECT_NE(d.reason.find("layer count 3, expected 4"), std::string::npos) << d.reason;
+  w = want();
+  w.block_tokens = 8;
+  d = decode_slot_header(buf_.data(), w, 9);
   EXPECT_NE(d.reason.find("token count"), std::string::npos) << d.reason;
-  d = decode_slot_header(buf_.data(), {1, 2}, 16384, 16, 10);
+  d = decode_slot_header(buf_.data(), want(), 10);
   EXPECT_NE(d.reason.find("slot 9"), std::string::npos) << d.reason;
+}
+
+// A version-1 header (one payload checksum at byte 56, header checksum over 112 bytes) is named
+// as such, not as a damaged header.
+TEST_F(SlotHeaderTest, FormatVersion1IsNamed) {
+  const std::uint32_t v1 = 1;
+  std::memcpy(buf_.data() + 8, &v1, 4);
+  const DecodedHeader d = decode();
+  EXPECT_EQ(d.status, HeaderStatus::kBad);
+  EXPECT_NE(d.reason.find("format version 1, expected 2"), std::string::npos) << d.reason;
+}
+
+TEST(DiskSlotHeader, MaxLayersFillTheHeader) {
+  EXPECT_EQ(kMaxLayers, 992u);
+  std::vector<std::uint32_t> crcs(kMaxLayers);
+  for (std::uint32_t l = 0; l < kMaxLayers; ++l) crcs[l] = l * 2654435761u;
+  SlotHeader h;
+  h.fingerprint = {1, 2};
+  h.block_hash = {3, 4};
+  h.payload_bytes = 4096ull * kMaxLayers;
+  h.layers = kMaxLayers;
+  h.tokens = 1;
+  h.slot = 0;
+  AlignedBuffer buf(kHeaderBytes);
+  encode_slot_header(h, crcs.data(), buf.data());
+  const DecodedHeader d =
+      decode_slot_header(buf.data(), {{1, 2}, h.payload_bytes, kMaxLayers, 16}, 0);
+  ASSERT_EQ(d.status, HeaderStatus::kValid) << d.reason;
+  EXPECT_EQ(header_layer_checksum(buf.data(), kMaxLayers - 1), crcs.back());
 }
 
 }  // namespace

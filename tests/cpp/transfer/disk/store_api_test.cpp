@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include "disk_test_util.h"
 #include "kvtier/core/units.h"
@@ -77,6 +78,46 @@ TEST(DiskStoreOpen, RefusesAnotherGeometrysDirectory) {
       error_of<InvalidArgument>([&] { DiskStore::open(other, options(t.store(), 8)); });
   EXPECT_NE(msg.find("another geometry"), std::string::npos) << msg;
   EXPECT_NE(msg.find("8 tokens a block"), std::string::npos) << msg;
+}
+
+// Format 1 (one checksum over the whole payload) is not read: its directory is refused at open,
+// with what to do about it, and left as it was.
+TEST(DiskStoreOpen, RefusesAFormatVersion1Directory) {
+  TempDir t;
+  { write_blocks(*DiskStore::open(tiny(), options(t.store(), 8)), 0, 2); }
+  const fs::path meta = t.store() / "kvtier-disk.meta";
+  std::string text;
+  {
+    std::ifstream in(meta);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto at = text.find("format_version 2");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, 16, "format_version 1");
+  std::ofstream(meta, std::ios::trunc) << text;
+  const std::string msg =
+      error_of<InvalidArgument>([&] { DiskStore::open(tiny(), options(t.store(), 8)); });
+  EXPECT_NE(msg.find("format version 1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("reads only version 2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("delete the directory"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(t.store().string()), std::string::npos) << msg;
+  EXPECT_TRUE(fs::exists(slot_file(t.store(), 0)));
+}
+
+TEST(DiskStoreOpen, RefusesGeometriesWithMoreLayersThanTheHeaderHolds) {
+  TempDir t;
+  Geometry g = tiny();
+  g.layers = 993;
+  DiskStoreOptions o = options(t.store(), 1);
+  o.capacity_bytes = 4096 + g.slot_bytes();
+  const std::string msg = error_of<InvalidArgument>([&] { DiskStore::open(g, o); });
+  EXPECT_NE(msg.find("993 layers"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("at most 992 layers"), std::string::npos) << msg;
+  g.layers = 992;
+  o.capacity_bytes = 4096 + g.slot_bytes();
+  auto store = DiskStore::open(g, o);
+  write_blocks(*store, 0, 1);
+  EXPECT_EQ(read_check(*store, block_hash(0)), "");
 }
 
 TEST(DiskStoreOpen, RefusesABudgetLargerThanTheFreeSpace) {

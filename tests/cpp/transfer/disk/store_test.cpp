@@ -115,6 +115,36 @@ TEST_P(DiskStoreTest, ExplicitSlotReplacesThePublishedBlock) {
   EXPECT_THROW(store->write_async(block_hash(6), nullptr, 16), InvalidArgument);
 }
 
+// The block manager placed a block that is already on disk into another slot: the new slot wins
+// once it is published, the old copy is unpublished and its slot free again.
+TEST_P(DiskStoreTest, ExplicitSlotWinsOverAnOlderCopyOfTheSameBlock) {
+  auto store = open(8);
+  write_blocks(*store, 0, 2);  // slots 0, 1
+  Aligned buf(store->slot_bytes());
+  fill_block(block_hash(0), buf.data, buf.bytes);
+  DiskFuture f = store->write_async(SlotIndex{5}, block_hash(0), buf.data, 16);
+  f.wait();
+  EXPECT_EQ(f.slot(), 5u);
+  auto e = store->find(block_hash(0));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->slot, 5u);
+  EXPECT_EQ(store->stats().used_slots, 2u);
+  EXPECT_EQ(store->stats().blocks_written, 3u);
+  const auto entries = store->entries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].slot, 1u);
+  EXPECT_EQ(entries[1].slot, 5u);
+  EXPECT_THROW(store->read_async(SlotIndex{0}, block_hash(0), buf.data), InvalidArgument);
+  EXPECT_EQ(read_check(*store, block_hash(0)), "");
+  // Slot 0 is free again: the store's own choice (lowest free slot) takes it.
+  EXPECT_EQ(write_blocks(*store, 7, 1)[0], 0u);
+  // The hash-chosen variant still completes at once, without I/O, for a published hash.
+  DiskFuture again = store->write_async(block_hash(0), buf.data, 16);
+  EXPECT_TRUE(again.done());
+  EXPECT_EQ(again.slot(), 5u);
+  EXPECT_EQ(store->stats().blocks_written, 4u);
+}
+
 TEST_P(DiskStoreTest, UnalignedBuffersGoThroughABounceCopy) {
   auto store = open(4);
   const std::size_t bytes = store->slot_bytes();
