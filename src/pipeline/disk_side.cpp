@@ -8,6 +8,17 @@
 
 #include "kvtier/core/error.h"
 #include "kvtier/core/units.h"
+#include "kvtier/pipeline/decode_pipeline.h"
+
+namespace kvtier::pipeline {
+
+int disk_group_layers(const Geometry& g, int requested) {
+  if (requested > 0) return std::min(requested, g.layers);
+  const std::size_t layer_bytes = g.layer_bytes();
+  return static_cast<int>(std::min<std::size_t>(g.layers, ((256u << 10) + layer_bytes - 1) / layer_bytes));
+}
+
+}  // namespace kvtier::pipeline
 
 namespace kvtier::pipeline::detail {
 
@@ -95,10 +106,7 @@ DiskStaging::DiskStaging(Backend& backend, DiskStore& store, const Geometry& g, 
     throw InvalidArgument("pipeline: disk_group_layers " + std::to_string(group_layers) + "; expected >= 0");
   }
   const std::size_t layer_bytes = g.layer_bytes();
-  if (group_layers == 0) {
-    group_layers = static_cast<int>(std::min<std::size_t>(g.layers, ((256u << 10) + layer_bytes - 1) / layer_bytes));
-  }
-  group_ = std::min(group_layers, g.layers);
+  group_ = disk_group_layers(g, group_layers);
   groups_ = (g.layers + group_ - 1) / group_;
   const int ring = std::min(buffers, groups_);
   if (max_blocks_ > 0) {

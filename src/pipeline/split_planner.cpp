@@ -65,7 +65,9 @@ double SplitPlanner::cpu_fraction(std::size_t host_bytes) {
 }
 
 double SplitPlanner::Search::point(int i) const {
-  const double offsets[3] = {0.0, delta, -delta};
+  // The first round measures streaming alone (x = 0) in place of centre - delta: with the
+  // hand-off's fixed cost a layer, any CPU share may lose to none, which no small step shows.
+  const double offsets[3] = {0.0, delta, first_round ? -centre : -delta};
   return std::clamp(centre + offsets[i], 0.0, 1.0);
 }
 
@@ -80,11 +82,17 @@ void SplitPlanner::observe_step(std::size_t host_bytes, double seconds) {
   if (++s.probe < 3) return;
   s.probe = 0;
   const int best = static_cast<int>(std::min_element(s.cost, s.cost + 3) - s.cost);
+  const double best_x = s.point(best);
+  s.first_round = false;
   if (best == 0) {
-    if (s.delta <= 0.02) s.dwell = kDwellSteps;
-    s.delta = std::max(0.02, s.delta / 2);
+    if (s.delta <= kMinDelta) s.dwell = kDwellSteps;
+    s.delta = std::max(kMinDelta, s.delta / 2);
+  } else if (best_x == 0.0) {
+    // No CPU share was fastest: stay there, probing only the smallest share next to it.
+    s.centre = 0.0;
+    s.delta = kMinDelta;
   } else {
-    s.centre = s.point(best);
+    s.centre = best_x;
     s.delta = std::min(0.25, s.delta * 1.5);
   }
 }

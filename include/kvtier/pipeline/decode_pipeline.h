@@ -56,6 +56,10 @@ struct PipelineConfig {
   void validate() const;
 };
 
+// Layers one disk read request covers: `requested` (capped at the layer count), or when 0 the
+// fewest layers making a request of at least 256 KiB.
+int disk_group_layers(const Geometry& geometry, int requested);
+
 // Inputs and outputs of one step, all in the backend's device memory.
 struct StepIO {
   const void* q = nullptr;       // [layers][batch][q_heads][head_dim], KV dtype

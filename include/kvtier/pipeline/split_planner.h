@@ -11,7 +11,9 @@
 // the model's x is only the starting point: a compass search on the measured step time per host
 // byte (observe_step) measures the centre c and c +- d in turn, moves c to the fastest of the three
 // (d grows by half) or, when c itself was fastest, halves d (never below 0.02, so it keeps
-// following a machine whose load changes). Once d is at its floor and c stays fastest, it decodes
+// following a machine whose load changes). Its first round measures x = 0 in place of c - d, and
+// whenever x = 0 wins, c goes to 0 with d at its floor: the CPU share pays a fixed hand-off every
+// layer, so on a machine where it does not pay at all the search stops there within two rounds. Once d is at its floor and c stays fastest, it decodes
 // `kDwellSteps` steps at c between probe rounds, so that probing costs little in the steady state.
 //
 // Threading: not thread-safe; the pipeline's thread owns it.
@@ -45,6 +47,7 @@ struct Rates {
 class SplitPlanner {
  public:
   static constexpr int kDwellSteps = 9;
+  static constexpr double kMinDelta = 0.02;
 
   // `prior` seeds the rates (e.g. from the ceilings measured at start); every rate must be > 0.
   // `smoothing` is the weight of a new observation in the running averages, in (0, 1].
@@ -77,6 +80,7 @@ class SplitPlanner {
     double centre = 0, delta = 0.08;
     int probe = 0;          // 0: centre, 1: centre + delta, 2: centre - delta
     int dwell = 0;          // steps left at the centre before the next probe round
+    bool first_round = true;
     double cost[3] = {0, 0, 0};
     double point(int i) const;
   };
