@@ -24,6 +24,10 @@ struct DiskCeilingOptions {
   // Keep the scratch files afterwards and overwrite existing ones in place (steady state: the
   // extents are written already) instead of starting from fresh, preallocated files.
   bool keep_files = false;
+  // Read passes over the written files; the fastest counts. More than one shows what a device
+  // that caches recently read data (a virtual disk backed by a host's page cache) delivers to a
+  // reader of the same bytes again, as a decode step reading its disk blocks every step is.
+  int read_passes = 1;
 };
 
 struct DiskCeiling {
