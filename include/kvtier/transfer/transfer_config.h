@@ -40,9 +40,10 @@ struct TransferConfig {
   bool prefer_overlap = false;
   // kAuto (measured on an H200, docs/transfer.md): host->device always through the copy engines
   // (kMemcpyBatch); device->host through the copy kernel when the merged segments average fewer
-  // than this many bytes (the kernel wins alone at 64 KiB slices), else the copy engines. Set it
-  // to 0 while compute kernels run beside the transfers or both directions are busy: the kernel's
-  // writes to host memory then slow memory-bound kernels and the other direction.
+  // than this many bytes (the kernel wins alone at 64 KiB slices) and no host->device batch is in
+  // flight, else the copy engines. Set it to 0 while compute kernels run beside the transfers:
+  // the kernel's writes to host memory slow memory-bound kernels (and the other direction, which
+  // the in-flight check covers).
   std::size_t auto_d2h_kernel_below = std::size_t{128} << 10;
   // CUDA: run the copies on streams of the highest priority, so that the copy kernel's blocks
   // are scheduled before pending blocks of compute kernels.

@@ -82,7 +82,8 @@ class TransferEngine {
   Stream& d2h_stream() { return *streams_[1]; }
   const TransferConfig& config() const { return config_; }
   const Geometry& geometry() const { return geometry_; }
-  // The concrete method a list of segments of this direction and mean size goes through.
+  // The concrete method a list of segments of this direction and mean size goes through (for kAuto,
+  // also whether host->device copies are in flight now).
   CopyMethod resolve(Direction d, std::size_t mean_segment_bytes) const;
 
  private:
@@ -98,6 +99,7 @@ class TransferEngine {
   std::unique_ptr<Stream> streams_[2];          // 0: h2d, 1: d2h
   std::unique_ptr<detail::HazardTracker> hazards_;
   std::uint64_t next_seq_ = 1;
+  std::shared_ptr<Event> last_h2d_;  // the newest host->device batch's completion
 };
 
 }  // namespace kvtier
