@@ -382,8 +382,12 @@ int run_attention(const AttnOptions& opt) {
   if (backend->kind() == BackendKind::kCuda) {
     doc["splits"] = t.splits;
     doc["kv_copies_rotated"] = t.copies;
-    const char* deep = std::getenv("KVTIER_ATTN_GPU_DEEP");
-    doc["gpu_deep_pipeline"] = deep ? deep : "0";
+    // A/B switches of the GPU kernel in effect (docs/attention.md), unset ones as "default".
+    for (const char* name : {"KVTIER_ATTN_GPU_PDL", "KVTIER_ATTN_GPU_MERGE",
+                             "KVTIER_ATTN_GPU_INTERLEAVE", "KVTIER_ATTN_GPU_FENCE"}) {
+      const char* v = std::getenv(name);
+      doc["gpu_switches"][name] = v ? v : "default";
+    }
   } else {
     doc["isa"] = t.isa;
     doc["threads"] = pool.size();

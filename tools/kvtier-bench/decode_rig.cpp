@@ -135,7 +135,12 @@ DecodeRunResult run_decode(Backend& b, ThreadPool& threads, const DecodeRunConfi
   pipeline::PipelineConfig pc = c.pipeline;
   pc.max_batch = c.batch;
   pc.max_streamed_blocks = c.host_slots == 0 ? 0 : std::min<std::uint64_t>(c.host_slots, needed);
-  if (store) pc.max_disk_blocks = std::min<std::uint64_t>(r.disk_slots, needed);
+  // Disk staging for what does not fit above the disk (blocks fill the GPU and host budgets
+  // first; reused blocks are promoted below), and a block a sequence of slack.
+  if (store) {
+    const std::uint64_t above = static_cast<std::uint64_t>(c.gpu_slots) + c.host_slots;
+    pc.max_disk_blocks = std::min<std::uint64_t>(r.disk_slots, needed - std::min(needed, above) + c.batch);
+  }
   pipeline::DecodePipeline pipe(b, g, gpu, host, engine, pc, store.get());
 
   // Sequences and their KV, where each block landed. Blocks reused from disk hold their KV
