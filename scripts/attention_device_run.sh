@@ -3,8 +3,10 @@
 # attention tests, the acceptance benchmarks (GPU: Llama-3.1-8B, block 16, batch 1 at 4K/32K/128K
 # and batch 32 at 4K; CPU: batch 1 at 32K), PyTorch SDPA on the same shapes, and optionally
 # compute-sanitizer (SANITIZE=1). Everything lands in $OUT (or build/attention-logs).
-#   scripts/attention_device_run.sh [tests] [bench] [cta] [sdpa] [sanitize]
-# GPU kernel: the per-warp pipeline (default); `cta` also tests and benchmarks the CTA-pipeline one.
+#   scripts/attention_device_run.sh [tests] [bench] [ab] [ncu] [sdpa] [sanitize]
+# ab: the GPU shapes again under each line of $VARIANTS, "name;ENV=v ENV=v;extra bench args[;shapes]"
+#     (A/B in the same run, e.g. "base;KVTIER_ATTN_GPU_PDL=0;" or "s32;;--splits 32;1 32768,1 131072").
+# ncu: Nsight Compute sections of one decode launch at batch 1, 32K (NCU_CONTEXT).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/cuda/bin"
@@ -31,6 +33,10 @@ if has tests; then
     timeout 400 $T/$bin >"$out/$bin.log" 2>&1 && echo "$bin: passed" || { echo "$bin: FAILED"; status=1; grep -E "FAILED|Failure|error" "$out/$bin.log" | head -20; }
     grep -E "^\[  (PASSED|FAILED)|worst" "$out/$bin.log"
   done | tee -a "$log"
+  # The contiguous split partition too (KVTIER_ATTN_GPU_INTERLEAVE=0), on the tests that split.
+  KVTIER_ATTN_GPU_INTERLEAVE=0 timeout 400 $T/test_attention_cuda --gtest_filter='*Split*:*Long*:*BackToBack*:*Agrees*' \
+    >"$out/test_attention_cuda-static.log" 2>&1 && echo "test_attention_cuda (contiguous splits): passed" | tee -a "$log" \
+    || { echo "test_attention_cuda (contiguous splits): FAILED" | tee -a "$log"; status=1; grep -E "Failure|FAILED" "$out/test_attention_cuda-static.log" | head; }
 fi
 if has bench; then
   for shape in "1 4096" "1 32768" "1 131072" "32 4096" ${EXTRA_SHAPES:-}; do
@@ -42,13 +48,30 @@ if has bench; then
       --json "$out/cpu-b1-c32768-pf$pf.json" 2>&1 | tail -4 | tee -a "$log" || status=1
   done
 fi
-if has cta; then  # A/B: the CTA-pipeline GPU kernel (KVTIER_ATTN_GPU_KERNEL=cta): tests and benchmarks
-  KVTIER_ATTN_GPU_KERNEL=cta timeout 400 $T/test_attention_cuda >"$out/test_attention_cuda-cta.log" 2>&1 \
-    && echo "test_attention_cuda (cta): passed" | tee -a "$log" || { echo "test_attention_cuda (cta): FAILED" | tee -a "$log"; status=1; }
-  for shape in "1 4096" "1 32768" "1 131072" "32 4096"; do
-    set -- $shape
-    KVTIER_ATTN_GPU_KERNEL=cta timeout 120 $B attention --backend cuda --batch $1 --context $2 \
-      --json "$out/gpu-b$1-c$2-cta.json" 2>&1 | tail -4 | tee -a "$log" || status=1
+if has ab; then
+  while IFS=';' read -r name envs extra shapes; do
+    [[ -z $name ]] && continue
+    IFS=, read -ra shape_list <<<"${shapes:-1 4096,1 32768,1 131072,32 4096}"
+    for shape in "${shape_list[@]}"; do
+      set -- $shape
+      env $envs timeout 120 $B attention --backend cuda --batch $1 --context $2 $extra \
+        --json "$out/gpu-b$1-c$2-$name.json" 2>&1 | tail -1 | sed "s/^/[$name] /" | tee -a "$log" || status=1
+    done
+  done <<<"${VARIANTS:-}"
+fi
+if has ncu; then
+  # NCU_ENVS: one profile for each (space-separated ENV=v,ENV=v; "-" for none; NCU_SPLITS=n in
+  # one adds --splits n).
+  ncu_bin=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+  for e in ${NCU_ENVS:--}; do
+    [[ $e == - ]] && e=""
+    xs=""; [[ $e == *NCU_SPLITS=* ]] && xs="--splits ${e##*NCU_SPLITS=}" && e=${e%NCU_SPLITS=*} && e=${e%,}
+    echo "### ncu ${e:-default} $xs" >>"$out/ncu.txt"
+    env ${e//,/ } timeout 240 $ncu_bin --clock-control none -k regex:decode_warp --launch-skip 40 --launch-count 1 \
+      --section SpeedOfLight --section WarpStateStats --section SchedulerStats \
+      --metrics sm__cycles_active.min,sm__cycles_active.avg,sm__cycles_active.max,gpc__cycles_elapsed.max,sm__ctas_launched.min,sm__ctas_launched.max,sm__ctas_launched.sum \
+      $B attention --backend cuda --batch 1 --context ${NCU_CONTEXT:-32768} --no-verify --iters 20 --reps 1 $xs \
+      >>"$out/ncu.txt" 2>&1 || { echo "ncu failed"; tail -5 "$out/ncu.txt"; }
   done
 fi
 if has sdpa; then
@@ -72,12 +95,13 @@ out = sys.argv[1]
 files = sorted(glob.glob(os.path.join(out, "*-b*-c*.json")))
 docs = [json.load(open(f)) for f in files]
 for f, d in zip(files, docs):
-    d["gpu_kernel"] = "cta" if f.endswith("-cta.json") else ("warp" if d["backend"] == "cuda" else "-")
+    parts = os.path.basename(f)[:-5].split("-")  # gpu-b1-c4096[-variant]
+    d["variant"] = "-".join(parts[3:]) or "default" if d["backend"] == "cuda" else "-"
 sdpa = os.path.join(out, "sdpa.json")
 doc = {"kvtier": docs, "sdpa": json.load(open(sdpa)) if os.path.exists(sdpa) else None}
 json.dump(doc, open(os.path.join(out, "attention-results.json"), "w"), indent=2)
 for d in docs:
-    print(f"{d['backend']:4s} pf {d.get('cpu_prefetch', '-')} kernel {d['gpu_kernel']:7s} b{d['batch']:<3d} ctx {d['context']:<7d} {d['time_us']:9.1f} us {d['gbps']:8.1f} GB/s ceiling {d['read_ceiling_gbps']:8.1f} ratio {d['ratio_to_ceiling']:.3f} verify {d.get('verify', {}).get('ok')}")
+    print(f"{d['backend']:4s} pf {d.get('cpu_prefetch', '-')} {d['variant']:9s} splits {d.get('splits', '-')!s:4s} b{d['batch']:<3d} ctx {d['context']:<7d} {d['time_us']:9.1f} us {d['gbps']:8.1f} GB/s ceiling {d['read_ceiling_gbps']:8.1f} ratio {d['ratio_to_ceiling']:.3f} verify {d.get('verify', {}).get('ok')}")
 PY
 for f in "$out"/*-b*-c*.json; do rm -f "$f"; done  # folded into attention-results.json
 exit $status

@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <string>
 
-#include "attention/cuda/decode_kernel.cuh"
 #include "attention/cuda/decode_warp_kernel.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "kvtier/attention/gpu.h"
@@ -16,8 +15,27 @@ constexpr int kMaxSplits = 256;
 
 struct Launch {
   int tile = 0, occupancy = 0;
-  void (*run)(const cuda::DecodeParams&, dim3, cudaStream_t) = nullptr;
+  void (*run)(const cuda::DecodeParams&, dim3, cudaStream_t, bool pdl) = nullptr;
 };
+
+// Programmatic dependent launch (sm_90 and newer; KVTIER_ATTN_GPU_PDL=0 turns it off): the
+// kernel's CTAs may be scheduled while the previous kernel in the stream finishes (they wait for
+// it in grid_dependency_wait before touching memory), so the launch ramp overlaps its tail.
+template <class Kernel>
+void launch_kernel(Kernel kernel, dim3 grid, int threads, int smem, cudaStream_t s, bool pdl,
+                   const cuda::DecodeParams& p) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = dim3(threads);
+  cfg.dynamicSmemBytes = static_cast<std::size_t>(smem);
+  cfg.stream = s;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  KVT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, p));
+}
 
 // Shared-memory attributes set once per kernel; CTAs an SM for the planner.
 template <class Kernel>
@@ -37,42 +55,16 @@ int occupancy(Kernel kernel, int threads, int smem_bytes) {
 template <int D, class T, int kW = (D <= 128 ? 4 : 2), int kBudgetKiB = 96, bool kL2 = false>
 Launch launch_warp(bool round_plan = false) {
   using Tr = cuda::WarpTraits<D, kW, kBudgetKiB>;
-  static const int occ = occupancy(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>,
-                                   Tr::kThreads, Tr::kSmemBytes);
+  static const int occ =
+      occupancy(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>, Tr::kThreads, Tr::kSmemBytes);
   Launch l;
   l.tile = round_plan ? 16 * kW : 16;
   l.occupancy = occ;
-  l.run = [](const cuda::DecodeParams& p, dim3 grid, cudaStream_t s) {
-    cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2><<<grid, Tr::kThreads, Tr::kSmemBytes, s>>>(p);
-    KVT_CUDA_CHECK_LAUNCH();
+  l.run = [](const cuda::DecodeParams& p, dim3 grid, cudaStream_t s, bool pdl) {
+    launch_kernel(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>, grid, Tr::kThreads,
+                  Tr::kSmemBytes, s, pdl, p);
   };
   return l;
-}
-
-// The CTA-wide pipeline kernel (decode_kernel.cuh); kDeep: its sm_90 variant of 7 stages.
-template <int D, class T, bool kDeep>
-Launch launch_cta() {
-  using Tr = cuda::Traits<D, kDeep>;
-  static const int occ =
-      occupancy(cuda::decode_kernel<D, T, kDeep>, Tr::kThreads, Tr::kSmemBytes);
-  Launch l;
-  l.tile = Tr::kTile;
-  l.occupancy = occ;
-  l.run = [](const cuda::DecodeParams& p, dim3 grid, cudaStream_t s) {
-    cuda::decode_kernel<D, T, kDeep><<<grid, Tr::kThreads, Tr::kSmemBytes, s>>>(p);
-    KVT_CUDA_CHECK_LAUNCH();
-  };
-  return l;
-}
-
-int optin_smem() {
-  static const int optin = [] {
-    int device = 0, v = 0;
-    KVT_CUDA_CHECK(cudaGetDevice(&device));
-    KVT_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    return v;
-  }();
-  return optin;
 }
 
 std::string env_or(const char* name, const char* fallback) {
@@ -80,17 +72,19 @@ std::string env_or(const char* name, const char* fallback) {
   return e ? std::string(e) : std::string(fallback);
 }
 
-// KVTIER_ATTN_GPU_KERNEL (read once): "warp" (default) or "cta" (KVTIER_ATTN_GPU_DEEP=1: its deep
-// variant where the card has the shared memory). All run on sm_80..sm_90.
+// Programmatic dependent launch where the card has it (sm_90+), unless KVTIER_ATTN_GPU_PDL=0.
+bool use_pdl() {
+  static const bool pdl = [] {
+    int device = 0, major = 0;
+    KVT_CUDA_CHECK(cudaGetDevice(&device));
+    KVT_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    return major >= 9 && env_or("KVTIER_ATTN_GPU_PDL", "1") != "0";
+  }();
+  return pdl;
+}
+
 template <int D, class T>
 Launch launch_for() {
-  static const std::string kernel = env_or("KVTIER_ATTN_GPU_KERNEL", "warp");
-  if (kernel == "cta") {
-    if (env_or("KVTIER_ATTN_GPU_DEEP", "0") == "1" &&
-        optin_smem() >= cuda::Traits<D, true>::kSmemBytes + 1024)
-      return launch_cta<D, T, true>();
-    return launch_cta<D, T, false>();
-  }
   return launch_warp<D, T>();
 }
 
@@ -154,8 +148,10 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
     const std::size_t counters =
         static_cast<std::size_t>(s.batch) * s.kv_heads * m_tiles * sizeof(unsigned);
     const std::size_t counter_bytes = (counters + 255) / 256 * 256;
+    const std::size_t lse_bytes = (static_cast<std::size_t>(max_splits) * rows_total * 4 + 255) /
+                                  256 * 256;  // part_o 16-byte aligned (staged merge)
     const std::size_t part_bytes =
-        static_cast<std::size_t>(max_splits) * rows_total * (s.head_dim + 1) * 4;
+        lse_bytes + static_cast<std::size_t>(max_splits) * rows_total * s.head_dim * 4;
     if (counter_bytes > counter_bytes_ || counter_bytes_ + part_bytes > workspace_.bytes()) {
       const std::size_t keep_counters = std::max(counter_bytes, counter_bytes_);
       const std::size_t want =
@@ -170,7 +166,7 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
     auto* base = static_cast<unsigned char*>(workspace_.data());
     p.counters = reinterpret_cast<unsigned*>(base);
     p.part_lse = reinterpret_cast<float*>(base + counter_bytes_);
-    p.part_o = p.part_lse + static_cast<std::size_t>(max_splits) * rows_total;
+    p.part_o = reinterpret_cast<float*>(base + counter_bytes_ + lse_bytes);
   }
   p.q = a.q;
   p.blocks = a.tables.blocks;
@@ -190,7 +186,13 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   p.scale_log2 = s.scale * detail::kLog2e;
   p.causal = s.causal ? 1 : 0;
   const dim3 grid(m_tiles * s.kv_heads, max_splits, s.batch);
-  l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()));
+  static const int merge_mode = env_or("KVTIER_ATTN_GPU_MERGE", "staged") == "old" ? 0 : 1;
+  static const int interleave = env_or("KVTIER_ATTN_GPU_INTERLEAVE", "1") == "0" ? 0 : 1;
+  static const int fence_sc = env_or("KVTIER_ATTN_GPU_FENCE", "acq_rel") == "sc" ? 1 : 0;
+  p.merge_mode = merge_mode;
+  p.interleave = interleave;
+  p.fence_sc = fence_sc;
+  l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()), use_pdl());
 }
 
 }  // namespace kvtier::attention

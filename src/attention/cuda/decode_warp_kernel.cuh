@@ -1,18 +1,42 @@
 // Internal: the GPU partial decode attention kernel with one cp.async pipeline per warp (sm_80+).
 //
-// Same work split and math as decode_kernel.cuh (one CTA = m tile of up to 16 rows x split x
-// sequence x kv head; S = Q K^T and O += P V on mma m16n8k16 with P in two 16-bit terms), but each
-// warp streams its own 16-key steps (warp w takes steps w, w + kWarps, ...) through its own ring of
-// kStages slots, synchronized by __syncwarp only: no CTA barrier in the main loop, so one warp's
-// compute or a late copy never stalls the others, and kStages - 1 steps (8 KiB each at dim 128) of
-// every warp stay in flight while it computes. The block address of a step is loaded once per
-// step (two halves of 8 keys: block_tokens is a multiple of 8), one step before its copies are
-// issued, so its latency hides behind the compute of the current step.
+// One CTA = (m tile of up to 16 rows, split, sequence x kv head). Rows r = t * group + i are the
+// q tokens x q heads of one kv head, so K and V of that head are read once for all of them.
+// S = Q K^T and O += P V on tensor cores (mma m16n8k16, fp32 accumulation; P is split into two
+// 16-bit terms so it keeps ~16 bits of precision). Each warp streams its own 16-key steps through
+// its own ring of kStages slots, synchronized by __syncwarp only: no CTA barrier in the main loop,
+// so one warp's compute or a late copy never stalls the others, and kStages - 1 steps (8 KiB each
+// at dim 128) of every warp stay in flight while it computes. The block address of a step is
+// loaded once per step (two halves of 8 keys: block_tokens is a multiple of 8), one step before
+// its copies are issued, so its latency hides behind the compute of the current step.
 #pragma once
 
-#include "attention/cuda/decode_kernel.cuh"
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "attention/cuda/decode_finish.cuh"
+#include "attention/cuda/decode_params.h"
+#include "attention/cuda/ptx.cuh"
 
 namespace kvtier::attention::cuda {
+
+// Shared-memory row layout of K and V: rows of D / 8 16-byte chunks, XOR-swizzled where that is a
+// multiple of 8 (head_dim 64, 128, 256), else an odd row pitch (80, 96); either way `ldmatrix`
+// reads are conflict-free.
+template <int D>
+struct RowLayout {
+  static constexpr int kChunks = D / 8;
+  static constexpr bool kSwizzle = kChunks % 8 == 0;
+  static constexpr int kRowChunks = kSwizzle ? kChunks : (kChunks | 1);
+};
+
+template <int D>
+__device__ __forceinline__ int chunk_index(int row, int chunk) {
+  using L = RowLayout<D>;
+  return row * L::kRowChunks + (L::kSwizzle ? (chunk ^ (row & 7)) : chunk);
+}
 
 // kW warps a CTA, pipelines within kBudgetKiB of shared memory (the default, 4 warps in 96 KiB:
 // two CTAs an SM on sm_80/sm_90, one on sm_86/sm_89, whose blocks get 99 KiB at most).
@@ -21,7 +45,7 @@ struct WarpTraits {
   static constexpr int kWarps = kW;
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kChunks = D / 8;  // 16-byte chunks a row
-  static constexpr int kRowChunks = Traits<D>::kRowChunks;
+  static constexpr int kRowChunks = RowLayout<D>::kRowChunks;
   static constexpr int kSlotChunks = 16 * kRowChunks;  // K (or V) of one 16-key step
   static constexpr int kSlotBytes = 2 * kSlotChunks * 16;
   static constexpr int kIters = 16 * kChunks / 32;  // 16-byte copies a lane, for K (and for V)
@@ -46,25 +70,33 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
   // y = split, z = sequence.
   const int h = blockIdx.x % p.kv_heads, m_tile = blockIdx.x / p.kv_heads, split = blockIdx.y;
   const int b = blockIdx.z;
+  // Programmatic dependent launch (sm_90): the next grid in the stream may be scheduled now (its
+  // CTAs take the SM slots ours free, and wait at their own grid_dependency_wait); ours waits for
+  // the previous grid here, before the first global access.
+  launch_dependents();
+  grid_dependency_wait();
   const int len = p.seq_lens[b];
   const int block_begin = p.block_begin[b];  // loaded with len, not after the split check
   const int tiles = (len + p.plan_keys - 1) / p.plan_keys;
   int splits, per;
   plan_splits(tiles, p.chunk_tiles, p.fixed_splits, p.max_splits, &splits, &per);
   if (split >= splits) return;
-  const int tile0 = split * per, tile1 = min(tiles, tile0 + per);
-  const int j0 = tile0 * p.plan_keys, j1 = min(len, tile1 * p.plan_keys);
   const void* const* blocks = p.blocks + block_begin;
 
   // Rows of this thread (g and g + 8 of the m tile) and the keys each sees.
+  int cta_end = len;  // keys any row of the CTA needs
+  if (p.causal) {
+    const int r_last = min(p.rows, (m_tile + 1) * 16) - 1;
+    cta_end = min(len, max(0, len - p.q_tokens + 1 + r_last / p.group));
+  }
   int lim[2];
   const T* qrow[2];
 #pragma unroll
   for (int k = 0; k < 2; ++k) {
     const int r = m_tile * 16 + g + 8 * k;
     const int t = r / p.group, i = r % p.group;
-    lim[k] = r < p.rows ? (p.causal ? max(0, len - p.q_tokens + 1 + t) : len) : j1;
-    lim[k] = min(lim[k], j1);
+    lim[k] = r < p.rows ? (p.causal ? max(0, len - p.q_tokens + 1 + t) : len) : cta_end;
+    lim[k] = min(lim[k], cta_end);
     qrow[k] =
         r < p.rows
             ? static_cast<const T*>(p.q) +
@@ -72,30 +104,39 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
             : nullptr;
   }
   const int key_end = max(lim[0], lim[1]);  // this thread's rows see nothing past it
-  int cta_end = j1;                         // keys any row of the CTA needs
-  if (p.causal) {
-    const int r_last = min(p.rows, (m_tile + 1) * 16) - 1;
-    cta_end = min(j1, max(0, len - p.q_tokens + 1 + r_last / p.group));
-  }
-  const int n_steps = cta_end > j0 ? (cta_end - j0 + 15) / 16 : 0;
-  const int my_steps = warp < n_steps ? (n_steps - warp + Tr::kWarps - 1) / Tr::kWarps : 0;
-  const std::uint32_t ring = smem_addr(smem) + warp * Tr::kStages * Tr::kSlotBytes;
 
-  // Addresses of the first key of each half (8 keys) of step i of this warp; a half past the
-  // CTA's keys points at the first (it is never read).
-  auto step_blocks = [&](int i, const char*& lo, const char*& hi) {
-    if (i >= my_steps) return;
-    const int tok = j0 + (warp + i * Tr::kWarps) * 16;
+  // Work: the 16-key steps of this (sequence, head, m tile). `interleave`: the splits x kW warps
+  // of its CTAs take steps gw, gw + n_warps, ... (every CTA sweeps the whole sequence); otherwise
+  // split s takes the contiguous steps [s * per, (s + 1) * per), its warps interleaved.
+  constexpr int S = Tr::kStages;
+  const int n_steps = (cta_end + 15) / 16;
+  const int unit = p.plan_keys / 16;  // steps a planning unit
+  int first = split * Tr::kWarps + warp, stride = splits * Tr::kWarps, end = n_steps;
+  if (!p.interleave) {
+    first = split * per * unit + warp;
+    stride = Tr::kWarps;
+    end = min(n_steps, (split + 1) * per * unit);
+  }
+  int ids[S + 1];  // steps it .. it + S of this warp (end or more: none)
+#pragma unroll
+  for (int k = 0; k <= S; ++k) ids[k] = first + k * stride;
+  const std::uint32_t ring = smem_addr(smem) + warp * S * Tr::kSlotBytes;
+
+  // Addresses of the first key of each half (8 keys) of step `id`; a half past the CTA's keys
+  // points at the first (it is never read).
+  auto step_blocks = [&](int id, const char*& lo, const char*& hi) {
+    if (id >= end) return;
+    const int tok = id * 16;
     lo = static_cast<const char*>(blocks[tok / p.block_tokens]) +
          static_cast<long long>(tok % p.block_tokens) * (D * 2);
     hi = tok + 8 < cta_end ? static_cast<const char*>(blocks[(tok + 8) / p.block_tokens]) +
                                  static_cast<long long>((tok + 8) % p.block_tokens) * (D * 2)
                            : lo;
   };
-  // Copies K and V of step i into its slot; keys past the CTA's end are zero-filled.
-  auto load_step = [&](int i, const char* lo, const char* hi) {
-    const int tok = j0 + (warp + i * Tr::kWarps) * 16;
-    const std::uint32_t k_base = ring + (i % Tr::kStages) * Tr::kSlotBytes;
+  // Copies K and V of step `id` into ring slot `slot`; keys past the CTA's end are zero-filled.
+  auto load_step = [&](int slot, int id, const char* lo, const char* hi) {
+    const int tok = id * 16;
+    const std::uint32_t k_base = ring + slot * Tr::kSlotBytes;
     const std::uint32_t v_base = k_base + Tr::kSlotChunks * 16;
     const char* k_lo = lo + h * p.head_bytes;
     const char* k_hi = hi + h * p.head_bytes;
@@ -114,13 +155,13 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
   // Start the copies before loading Q: both latencies overlap.
   const char *lo = nullptr, *hi = nullptr;
 #pragma unroll
-  for (int i = 0; i < Tr::kStages - 1; ++i) {
-    step_blocks(i, lo, hi);
-    if (i < my_steps) load_step(i, lo, hi);
+  for (int i = 0; i < S - 1; ++i) {
+    step_blocks(ids[i], lo, hi);
+    if (ids[i] < end) load_step(i, ids[i], lo, hi);
     cp_async_commit();
   }
   const char *nlo = lo, *nhi = hi;
-  step_blocks(Tr::kStages - 1, nlo, nhi);
+  step_blocks(ids[S - 1], nlo, nhi);
 
   // Q as mma A fragments (zeros for rows past the group).
   std::uint32_t qa[D / 16][4];
@@ -139,17 +180,18 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
 #pragma unroll
   for (int n = 0; n < D / 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
 
-  for (int it = 0; it < my_steps; ++it) {
-    const int nxt = it + Tr::kStages - 1;  // its slot held step it - 1, done (__syncwarp below)
-    if (nxt < my_steps) load_step(nxt, nlo, nhi);
+  for (int it = 0; ids[0] < end; ++it) {
+    const int slot = it % S;
+    // Step it + S - 1 goes into the slot of step it - 1 (done: __syncwarp below).
+    if (ids[S - 1] < end) load_step((it + S - 1) % S, ids[S - 1], nlo, nhi);
     cp_async_commit();
-    step_blocks(nxt + 1, nlo, nhi);  // used next iteration: the load hides behind this step
-    cp_async_wait<Tr::kStages - 1>();
+    step_blocks(ids[S], nlo, nhi);  // used next iteration: the load hides behind this step
+    cp_async_wait<S - 1>();
     __syncwarp();
 
-    const int key0 = j0 + (warp + it * Tr::kWarps) * 16;  // first key of this step
-    if (!__all_sync(0xffffffffu, key0 >= key_end)) {      // every lane votes: no divergence
-      const std::uint32_t k_base = ring + (it % Tr::kStages) * Tr::kSlotBytes;
+    const int key0 = ids[0] * 16;                     // first key of this step
+    if (!__all_sync(0xffffffffu, key0 >= key_end)) {  // every lane votes: no divergence
+      const std::uint32_t k_base = ring + slot * Tr::kSlotBytes;
       const std::uint32_t v_base = k_base + Tr::kSlotChunks * 16;
       const int mi = lane / 8, ri = lane % 8;
 
@@ -233,11 +275,15 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
       }
     }
     __syncwarp();  // every lane is done with this slot before it is refilled
+#pragma unroll
+    for (int k = 0; k < S; ++k) ids[k] = ids[k + 1];
+    ids[S] += stride;
   }
   cp_async_wait<0>();
   __syncthreads();
 
-  finish_cta<D, Tr::kWarps>(p, smem, m_run, l_run, acc, b, h, m_tile, split, splits);
+  finish_cta<D, Tr::kWarps, Tr::kSmemBytes>(p, smem, m_run, l_run, acc, b, h, m_tile, split,
+                                            splits);
 }
 
 }  // namespace kvtier::attention::cuda

@@ -48,12 +48,37 @@ TEST(AttentionCuda, SpeculativeQTokens) {
   check(gpu, {{3, 64, 999}, 4, 8, 2, 64, 16, DType::kF16, false, seed++});
 }
 
+// The split merge stages every split's partial state in shared memory, in rounds when they do not
+// all fit (many splits x 16 rows, head_dim 256 with 2 warps): every head dim, up to 256 splits.
 TEST(AttentionCuda, ForcedSplitsMerge) {
   GpuHarness gpu;
   std::uint64_t seed = 300;
-  for (int splits : {2, 3, 7, 64}) {
-    check(gpu, {{0, 1, 100, 4000}, 1, 8, 2, 128, 16, DType::kBF16, true, seed++}, splits);
+  for (int splits : {2, 3, 7, 64, 256}) {
+    check(gpu, {{0, 1, 100, 5000}, 1, 8, 2, 128, 16, DType::kBF16, true, seed++}, splits);
     check(gpu, {{77, 3000}, 8, 64, 4, 64, 64, DType::kF16, true, seed++}, splits);
+    check(gpu, {{2900, 33}, 2, 32, 2, 256, 16, DType::kBF16, true, seed++}, splits);
+    check(gpu, {{4100}, 1, 16, 1, 80, 64, DType::kF16, true, seed++}, splits);
+  }
+}
+
+// Two launches back to back on one stream into the same outputs (and split workspace): the second
+// (programmatic dependent launch on sm_90) must not start its reads or writes before the first is
+// done, and the split counters must be reset for it.
+TEST(AttentionCuda, BackToBackLaunches) {
+  GpuHarness gpu;
+  std::uint64_t seed = 800;
+  for (int first_splits : {0, 1, 5, 64}) {
+    for (int splits : {0, 1, 4}) {
+      const Case c{{3000, 700}, 1, 32, 8, 128, 16, DType::kBF16, true, seed++};
+      Case first = c;
+      first.seed = seed++;
+      const Problem p = make_problem(c);
+      const GpuRun r = gpu.run_after(make_problem(first), first_splits, p, splits);
+      const Errors e = compare_with_reference(p, r.o.data(), r.lse.data(), 0);
+      EXPECT_EQ(e.bad_rows, 0) << c.name() << " after " << first_splits << ": " << e.first_bad;
+      EXPECT_LE(e.o_rel, 2e-3) << c.name() << " after " << first_splits << " splits " << splits;
+      EXPECT_LE(e.lse_abs, 1e-3) << c.name() << " after " << first_splits;
+    }
   }
 }
 

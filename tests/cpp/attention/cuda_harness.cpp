@@ -21,33 +21,60 @@ void GpuHarness::download(void* dst, const void* src, std::size_t bytes) {
   stream_->synchronize();
 }
 
+namespace {
+
+struct DeviceProblem {
+  Buffer pool, blocks, begin, lens, q;
+};
+
+}  // namespace
+
 GpuRun GpuHarness::run(const Problem& p, int forced_splits) {
+  return run_after(p, -1, p, forced_splits);
+}
+
+GpuRun GpuHarness::run_after(const Problem& first, int first_splits, const Problem& p,
+                             int forced_splits) {
   const DecodeShape& s = p.shape;
-  Buffer pool = upload(p.pool.data(), p.pool.size());
-  std::vector<const void*> dblocks;
-  for (std::size_t off : p.offsets) dblocks.push_back(static_cast<const char*>(pool.data()) + off);
-  if (dblocks.empty()) dblocks.push_back(pool.data());
-  Buffer blocks = upload(dblocks.data(), dblocks.size() * sizeof(void*));
-  Buffer begin = upload(p.block_begin.data(), p.block_begin.size() * sizeof(int));
-  Buffer lens = upload(p.seq_lens.data(), p.seq_lens.size() * sizeof(int));
-  Buffer q = upload(p.q.data(), p.q.size());
+  auto to_device = [&](const Problem& x) {
+    DeviceProblem d;
+    d.pool = upload(x.pool.data(), x.pool.size());
+    std::vector<const void*> dblocks;
+    for (std::size_t off : x.offsets)
+      dblocks.push_back(static_cast<const char*>(d.pool.data()) + off);
+    if (dblocks.empty()) dblocks.push_back(d.pool.data());
+    d.blocks = upload(dblocks.data(), dblocks.size() * sizeof(void*));
+    d.begin = upload(x.block_begin.data(), x.block_begin.size() * sizeof(int));
+    d.lens = upload(x.seq_lens.data(), x.seq_lens.size() * sizeof(int));
+    d.q = upload(x.q.data(), x.q.size());
+    return d;
+  };
   Buffer o = backend_->allocate(MemoryKind::kDevice, s.q_elems() * 4);
   Buffer lse = backend_->allocate(MemoryKind::kDevice, s.rows() * 4);
+  auto args = [&](const Problem& x, const DeviceProblem& d) {
+    DecodeArgs a;
+    a.shape = x.shape;
+    a.q = d.q.data();
+    a.tables.blocks = d.blocks.as<const void*>();
+    a.tables.block_begin = d.begin.as<int>();
+    a.tables.seq_lens = d.lens.as<int>();
+    a.host_block_begin = x.block_begin;
+    a.host_seq_lens = x.seq_lens;
+    a.o = o.as<float>();
+    a.lse = lse.as<float>();
+    return a;
+  };
+  DeviceProblem d0;
+  if (first_splits >= 0) d0 = to_device(first);
+  const DeviceProblem d = to_device(p);
   backend_->fill_async(o.data(), 0xff, o.bytes(), *stream_);  // NaN poison
   backend_->fill_async(lse.data(), 0xff, lse.bytes(), *stream_);
-
-  DecodeArgs a;
-  a.shape = s;
-  a.q = q.data();
-  a.tables.blocks = blocks.as<const void*>();
-  a.tables.block_begin = begin.as<int>();
-  a.tables.seq_lens = lens.as<int>();
-  a.host_block_begin = p.block_begin;
-  a.host_seq_lens = p.seq_lens;
-  a.o = o.as<float>();
-  a.lse = lse.as<float>();
+  if (first_splits >= 0) {
+    decoder_->force_splits(first_splits);
+    decoder_->run(args(first, d0), *stream_);
+  }
   decoder_->force_splits(forced_splits);
-  decoder_->run(a, *stream_);
+  decoder_->run(args(p, d), *stream_);
   GpuRun r;
   r.splits = decoder_->last_splits();
   r.o.resize(s.q_elems());

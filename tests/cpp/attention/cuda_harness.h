@@ -23,6 +23,10 @@ class GpuHarness {
   Stream& stream() { return *stream_; }
   // Copies p to the device, poisons o / lse (NaN bytes), runs, copies back.
   GpuRun run(const Problem& p, int forced_splits = 0);
+  // Runs `first` (same shape as p, other data) into the same o / lse and then p, back to back on
+  // the stream with no synchronization in between (programmatic dependent launch must not let the
+  // second overtake the first), copies back p's results.
+  GpuRun run_after(const Problem& first, int first_splits, const Problem& p, int forced_splits);
   // Device copy of host floats.
   Buffer upload(const void* data, std::size_t bytes);
   void download(void* dst, const void* src, std::size_t bytes);
