@@ -383,8 +383,7 @@ int run_attention(const AttnOptions& opt) {
     doc["splits"] = t.splits;
     doc["kv_copies_rotated"] = t.copies;
     // A/B switches of the GPU kernel in effect (docs/attention.md), unset ones as "default".
-    for (const char* name : {"KVTIER_ATTN_GPU_PDL", "KVTIER_ATTN_GPU_MERGE",
-                             "KVTIER_ATTN_GPU_INTERLEAVE", "KVTIER_ATTN_GPU_FENCE"}) {
+    for (const char* name : {"KVTIER_ATTN_GPU_PDL", "KVTIER_ATTN_GPU_INTERLEAVE"}) {
       const char* v = std::getenv(name);
       doc["gpu_switches"][name] = v ? v : "default";
     }

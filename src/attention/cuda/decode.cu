@@ -186,12 +186,8 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   p.scale_log2 = s.scale * detail::kLog2e;
   p.causal = s.causal ? 1 : 0;
   const dim3 grid(m_tiles * s.kv_heads, max_splits, s.batch);
-  static const int merge_mode = env_or("KVTIER_ATTN_GPU_MERGE", "staged") == "old" ? 0 : 1;
   static const int interleave = env_or("KVTIER_ATTN_GPU_INTERLEAVE", "1") == "0" ? 0 : 1;
-  static const int fence_sc = env_or("KVTIER_ATTN_GPU_FENCE", "acq_rel") == "sc" ? 1 : 0;
-  p.merge_mode = merge_mode;
   p.interleave = interleave;
-  p.fence_sc = fence_sc;
   l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()), use_pdl());
 }
 

@@ -1,7 +1,7 @@
 // Internal: the end of a decode CTA: its warps' partial states are merged through shared memory
 // into one state per row, written to the output (one split) or to the split workspace; the last
-// split of each (sequence, head, m tile) to finish (an atomic counter) merges all splits
-// (staged in shared memory, or through registers with the shared merge_row_warp).
+// split of each (sequence, head, m tile) to finish (an atomic counter) merges all splits, staged
+// in shared memory.
 #pragma once
 
 #include <cstdint>
@@ -11,14 +11,6 @@
 #include "attention/cuda/ptx.cuh"
 
 namespace kvtier::attention::cuda {
-
-struct PartsStrided {
-  const float* o_base;
-  const float* lse_base;
-  long long o_stride, lse_stride;
-  __device__ float lse(int i) const { return __ldcg(lse_base + i * lse_stride); }
-  __device__ float o(int i, int col) const { return __ldcg(o_base + i * o_stride + col); }
-};
 
 // The split merge of the last CTA of a (sequence, head, m tile): warp w merges rows w, w + kWarps,
 // ... Each warp first stages its rows' lse of every split and the o of as many splits as fit in its
@@ -216,32 +208,18 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, unsigned char*
   // The last split of this (sequence, head, m tile) to finish merges all of them: thread 0 counts
   // the split done with a release (the CTA's partial writes, ordered before it by the barrier, are
   // visible before the count) and acquire (the last CTA then reads every split's partials).
-  // p.fence_sc: the previous protocol (__threadfence, i.e. fence.sc, in every thread), for A/B.
   __shared__ unsigned last;
-  if (p.fence_sc) __threadfence();
   __syncthreads();
   if (threadIdx.x == 0) {
     unsigned* counter =
         p.counters + (static_cast<long long>(b) * p.kv_heads + h) * p.m_tiles + m_tile;
-    const unsigned done = p.fence_sc ? atomicAdd(counter, 1u) : atomic_add_acq_rel(counter, 1u);
+    const unsigned done = atomic_add_acq_rel(counter, 1u);
     last = done == static_cast<unsigned>(splits - 1);
     if (last) *counter = 0u;  // ready for the next launch
   }
   __syncthreads();
   if (!last) return;
-  if (p.fence_sc) __threadfence();
-  if (p.merge_mode == 1) {
-    merge_splits_staged<D, kWarps, kSmemBytes>(p, smem, b, h, m_tile, rows_here, splits);
-    return;
-  }
-  for (int rr = warp; rr < rows_here; rr += kWarps) {
-    const int r = m_tile * 16 + rr, t = r / p.group, i = r % p.group;
-    const long long grow =
-        (static_cast<long long>(b) * p.q_tokens + t) * p.q_heads + h * p.group + i;
-    const PartsStrided parts{p.part_o + grow * D, p.part_lse + grow,
-                             static_cast<long long>(p.rows_total) * D, p.rows_total};
-    merge_row_warp(parts, splits, D, p.o + grow * D, p.lse + grow);
-  }
+  merge_splits_staged<D, kWarps, kSmemBytes>(p, smem, b, h, m_tile, rows_here, splits);
 }
 
 }  // namespace kvtier::attention::cuda

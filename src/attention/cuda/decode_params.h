@@ -28,9 +28,7 @@ struct DecodeParams {
   int fixed_splits;  // > 0: this many splits per sequence (capped by its tiles)
   int max_splits;
   int plan_keys;   // keys a planning unit (16: one step of a warp)
-  int merge_mode;  // split merge: 1 staged in shared memory, 0 through registers (A/B)
   int interleave;  // 1: the warps of all splits of a head interleave over its steps
-  int fence_sc;    // 1: split count with __threadfence in every thread (A/B), 0: acq_rel atomic
 };
 
 // Splits of a sequence of `tiles` tiles and the tiles each split covers (the last may hold fewer).
