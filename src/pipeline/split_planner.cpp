@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "kvtier/core/error.h"
 
@@ -71,6 +72,25 @@ double SplitPlanner::Search::point(int i) const {
   return std::clamp(centre + offsets[i], 0.0, 1.0);
 }
 
+namespace {
+
+// The vertex of the parabola through (x[i], f[i]) when it opens upwards and lies between the
+// smallest and largest x (interpolation only); nothing for repeated points or a flat or concave fit.
+std::optional<double> parabola_vertex(const double (&x)[3], const double (&f)[3]) {
+  const double lo = std::min({x[0], x[1], x[2]}), hi = std::max({x[0], x[1], x[2]});
+  if (x[0] == x[1] || x[1] == x[2] || x[0] == x[2]) return std::nullopt;
+  // f = a x^2 + b x + c through the three points (divided differences).
+  const double d01 = (f[1] - f[0]) / (x[1] - x[0]), d12 = (f[2] - f[1]) / (x[2] - x[1]);
+  const double a = (d12 - d01) / (x[2] - x[0]);
+  if (!(a > 0) || !std::isfinite(a)) return std::nullopt;
+  const double b = d01 - a * (x[0] + x[1]);
+  const double v = -b / (2 * a);
+  if (!(v >= lo && v <= hi)) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
 void SplitPlanner::observe_step(std::size_t host_bytes, double seconds) {
   if (share_.mode != CpuShare::Mode::kAuto || !search_.seeded || host_bytes == 0 || !(seconds > 0)) return;
   Search& s = search_;
@@ -83,7 +103,15 @@ void SplitPlanner::observe_step(std::size_t host_bytes, double seconds) {
   s.probe = 0;
   const int best = static_cast<int>(std::min_element(s.cost, s.cost + 3) - s.cost);
   const double best_x = s.point(best);
+  const double xs[3] = {s.point(0), s.point(1), s.point(2)};
   s.first_round = false;
+  if (const auto v = parabola_vertex(xs, s.cost)) {
+    // The three costs bend upwards around a minimum between the points: go to it, and probe next
+    // at about half the distance moved (at least the floor, so the search still settles).
+    s.delta = std::clamp(std::fabs(*v - s.centre) / 2, kMinDelta, 0.25);
+    s.centre = *v;
+    return;
+  }
   if (best == 0) {
     if (s.delta <= kMinDelta) s.dwell = kDwellSteps;
     s.delta = std::max(kMinDelta, s.delta / 2);

@@ -11,7 +11,10 @@
 // the model's x is only the starting point: a compass search on the measured step time per host
 // byte (observe_step) measures the centre c and c +- d in turn, moves c to the fastest of the three
 // (d grows by half) or, when c itself was fastest, halves d (never below 0.02, so it keeps
-// following a machine whose load changes). Its first round measures x = 0 in place of c - d, and
+// following a machine whose load changes). When the three costs fit a parabola that opens upwards
+// with its vertex between the points, c jumps to the vertex instead (d: half the jump, at least
+// the floor): the step-time curve is V-shaped around the balance point, and single compass steps
+// took 30 and more half-second steps to get there at batch 8. Its first round measures x = 0 in place of c - d, and
 // whenever x = 0 wins, c goes to 0 with d at its floor: the CPU share pays a fixed hand-off every
 // layer, so on a machine where it does not pay at all the search stops there within two rounds. Once d is at its floor and c stays fastest, it decodes
 // `kDwellSteps` steps at c between probe rounds, so that probing costs little in the steady state.
