@@ -228,6 +228,21 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   const detail::TableImage img = detail::build_tables(split, gpu_, g, ring_buffers, disk_ptrs);
   Stream& compute = *compute_;
   compute.synchronize();  // the previous step's readers of the table buffers are done
+  // On an error below, the work already enqueued still reads the caller's q, K/V and outputs:
+  // it finishes (its own errors dropped) before the exception leaves, as do the disk reads.
+  struct DrainOnError {
+    Stream& compute;
+    detail::DiskStaging* disk;
+    int exceptions = std::uncaught_exceptions();
+    ~DrainOnError() {
+      if (std::uncaught_exceptions() <= exceptions) return;
+      try {
+        compute.synchronize();
+      } catch (...) {  // the error being thrown is the one to report
+      }
+      if (disk != nullptr) disk->end();
+    }
+  } drain_guard{compute, m.disk_staging.get()};
   if (m.tables_host.bytes() < img.bytes.size()) {
     m.tables_host = backend_.allocate(MemoryKind::kPinnedHost, img.bytes.size() * 2);
     m.tables_dev = backend_.allocate(MemoryKind::kDevice, img.bytes.size() * 2);
