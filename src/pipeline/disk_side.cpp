@@ -7,7 +7,6 @@
 #include <string>
 
 #include "kvtier/core/error.h"
-#include "kvtier/core/units.h"
 #include "kvtier/pipeline/decode_pipeline.h"
 
 namespace kvtier::pipeline {
@@ -52,7 +51,13 @@ void DiskWriteBack::write(SlotIndex slot, const Hash128& key, std::uint32_t toke
     finish_front();
   }
   const std::byte* data = bytes.as<std::byte>();
-  DiskFuture done = store_.write_async(slot, key, data, tokens);
+  DiskFuture done;
+  try {
+    done = store_.write_async(slot, key, data, tokens);
+  } catch (...) {
+    recycle(std::move(bytes));
+    throw;
+  }
   inflight_.push_back(Write{key, slot, std::move(bytes), std::move(done)});
   by_key_[key] = data;
 }
