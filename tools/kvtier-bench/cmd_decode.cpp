@@ -36,8 +36,6 @@ struct DecodeOptions {
   std::string disk_dir, disk_budget = "auto", disk_io = "auto";
 };
 
-// Bytes one slot takes on disk (docs/disk.md: a 4 KiB header, the payload padded to 4 KiB).
-std::uint64_t disk_stride(const Geometry& g) { return 4096 + (g.slot_bytes() + 4095) / 4096 * 4096; }
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -136,17 +134,17 @@ int run(DecodeOptions o) {
     std::uint64_t most = 0;
     for (int ctx : contexts) most = std::max<std::uint64_t>(most, blocks_per_sequence(g, ctx, max_warmup + o.steps));
     // auto: the whole KV of the largest run, so that all of it can persist for the next run.
-    disk_bytes = o.disk_budget == "auto" ? most * static_cast<std::uint64_t>(o.batch) * disk_stride(g)
+    disk_bytes = o.disk_budget == "auto" ? most * static_cast<std::uint64_t>(o.batch) * disk_slot_stride(g)
                                          : parse_size(o.disk_budget);
-    if (disk_bytes < disk_stride(g)) {
+    if (disk_bytes < disk_slot_stride(g)) {
       throw InvalidArgument("--disk-budget " + format_size(disk_bytes) + " is smaller than one disk slot (" +
-                            format_size(disk_stride(g)) + ")");
+                            format_size(disk_slot_stride(g)) + ")");
     }
   } else if (o.disk_budget != "auto") {
     throw InvalidArgument("--disk-budget needs --disk DIR");
   }
   const std::uint64_t host_slots_max = host_budget / g.slot_bytes();
-  const std::uint64_t disk_slots_max = with_disk ? disk_bytes / disk_stride(g) : 0;
+  const std::uint64_t disk_slots_max = with_disk ? disk_bytes / disk_slot_stride(g) : 0;
   // Bad settings fail here, before any work.
   for (int ctx : contexts) {
     if (ctx < 1) throw InvalidArgument("--context must be >= 1");

@@ -250,7 +250,7 @@ int run_disk(const DiskOptions& o) {
   // to. Round 1 writes fresh, preallocated files (first fill: the filesystem converts extents
   // and journals that); later rounds overwrite the same files (steady state of a tier in use).
   // Raw and store passes alternate, so a noisy device treats both alike.
-  const std::uint64_t stride = 4096 + (g.slot_bytes() + 4095) / 4096 * 4096;
+  const std::uint64_t stride = disk_slot_stride(g);
   std::vector<std::uint64_t> request_sizes = {su.block};
   if (stride != su.block && su.budget >= 16 * stride) request_sizes.push_back(stride);
   std::vector<std::vector<double>> raw_w(request_sizes.size()), raw_r(request_sizes.size());

@@ -177,6 +177,10 @@ class DiskStore {
   std::unique_ptr<Impl> impl_;
 };
 
+// Bytes one slot of `geometry` takes in its slot file: the 4 KiB header and the payload padded to
+// 4 KiB (docs/disk.md). Capacity in slots = capacity_bytes / this.
+std::uint64_t disk_slot_stride(const Geometry& geometry);
+
 // Creates dir (0700, parents too) when missing and refuses one holding files that are not part of
 // a disk tier (InvalidArgument naming one). Used by open() and by kvtier-bench disk.
 void prepare_disk_directory(const std::filesystem::path& dir);

@@ -12,6 +12,10 @@
 
 namespace kvtier {
 
+std::uint64_t disk_slot_stride(const Geometry& geometry) {
+  return disk::kHeaderBytes + disk::align_up(geometry.slot_bytes());
+}
+
 DiskStore::Impl::~Impl() {
   wait_idle();
   {

@@ -64,7 +64,7 @@ DiskStore::Impl::Impl(const Geometry& g, const DiskStoreOptions& o)
   const disk::MetaRead mr = disk::read_meta(o.dir);
   std::optional<std::uint32_t> slots_per_file;
   bool write_new_meta = true;
-  const std::uint64_t stride = kHeaderBytes + disk::align_up(g.slot_bytes());
+  const std::uint64_t stride = disk_slot_stride(g);
   if (mr.state == disk::MetaState::kValid) {
     const disk::DiskMeta& m = mr.meta;
     if (m.format_version != disk::kFormatVersion) {

@@ -66,7 +66,7 @@ struct Rig {
     if (disk_slots > 0) {
       DiskStoreOptions o;
       o.dir = disk_dir;
-      o.capacity_bytes = static_cast<std::uint64_t>(disk_slots) * (4096 + (g.slot_bytes() + 4095) / 4096 * 4096);
+      o.capacity_bytes = static_cast<std::uint64_t>(disk_slots) * disk_slot_stride(g);
       disk = DiskStore::open(g, o);
       disk_index = std::make_unique<DiskBlockIndex>(*disk);
       cfg.max_disk_blocks = 64;
@@ -364,7 +364,7 @@ TEST(PipelineDisk, CorruptBlockOnDiskIsNeverServed) {
   ASSERT_FALSE(t.tier(Tier::kDisk).slots.empty());
   const SlotIndex slot = t.tier(Tier::kDisk).slots[0];
   // One bit of layer 3's K in that slot's payload (one slot file: slot s at s * stride).
-  const std::uint64_t stride = 4096 + (g.slot_bytes() + 4095) / 4096 * 4096;
+  const std::uint64_t stride = disk_slot_stride(g);
   const std::uint64_t at = slot * stride + 4096 + 3 * g.layer_bytes() + 100;
   const int fd = ::open((dir.path / "slots-00000.kvt").c_str(), O_RDWR);
   ASSERT_GE(fd, 0);

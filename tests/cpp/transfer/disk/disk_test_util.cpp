@@ -52,7 +52,7 @@ Aligned::~Aligned() { std::free(data); }
 
 DiskStoreOptions options(const fs::path& dir, std::uint64_t slots, std::uint64_t slots_per_file,
                          DiskIoMode io) {
-  const std::uint64_t stride = 4096 + (tiny().slot_bytes() + 4095) / 4096 * 4096;
+  const std::uint64_t stride = disk_slot_stride(tiny());
   DiskStoreOptions o;
   o.dir = dir;
   o.capacity_bytes = slots * stride;

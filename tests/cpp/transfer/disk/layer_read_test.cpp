@@ -35,7 +35,7 @@ Geometry unaligned_layers() {
 DiskStoreOptions options_for(const Geometry& g, const std::filesystem::path& dir,
                              std::uint64_t slots, DiskIoMode io) {
   DiskStoreOptions o = options(dir, 1, 0, io);
-  o.capacity_bytes = slots * (4096 + (g.slot_bytes() + 4095) / 4096 * 4096);
+  o.capacity_bytes = slots * disk_slot_stride(g);
   return o;
 }
 
