@@ -213,6 +213,7 @@ int run(DecodeOptions o) {
       co.total_bytes = parse_size(o.floor_bytes);
       co.block_bytes = request;
       co.io = disk_io;
+      co.queue_depth = disk_queue_depth(g, 0);  // the pipeline's store keeps as many in flight
       co.require_direct_io = false;
       co.read_passes = 3;  // a step reads the same disk blocks again every step: so does the floor
       const DiskCeiling c = measure_disk_ceiling(co);

@@ -38,23 +38,25 @@ struct ScratchFiles {
   }
 };
 
-// Runs every block of the files through the engine; returns seconds, fdatasync included for
-// writes. Throws IoError naming the first failure.
+// Runs every block of the files through the engine, request i using buffer i % ring of `bufs`
+// (each `block` bytes); returns seconds, fdatasync included for writes. Throws IoError naming the
+// first failure.
 double run_pass(disk::IoEngine& engine, const ScratchFiles& files,
                 const std::vector<std::uint64_t>& sizes, std::uint64_t block, bool write,
-                unsigned char* buf) {
+                unsigned char* bufs, std::uint64_t ring) {
   std::mutex mu;
   std::condition_variable cv;
   std::uint64_t outstanding = 0;
   std::string first_error;
+  std::uint64_t i = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (std::size_t f = 0; f < files.fds.size(); ++f) {
-    for (std::uint64_t off = 0; off < sizes[f]; off += block) {
+    for (std::uint64_t off = 0; off < sizes[f]; off += block, ++i) {
       disk::IoRequest r;
       r.fd = files.fds[f].get();
       r.write = write;
       r.offset = off;
-      r.iov[0] = {buf, block};
+      r.iov[0] = {bufs + (i % ring) * block, block};
       const fs::path path = files.paths[f];
       r.done = [&, path, off, block](std::int64_t res) {
         std::lock_guard<std::mutex> lock(mu);
@@ -139,16 +141,22 @@ DiskCeiling measure_disk_ceiling(const DiskCeilingOptions& o) {
       throw IoError(disk::errno_text("fallocate (" + format_size(sizes.back()) + ")", p, errno));
     }
   }
-  disk::AlignedBuffer wbuf(o.block_bytes), rbuf(o.block_bytes);
+  // Distinct random bytes in every request in flight (and beyond), as a cache writes: one buffer
+  // written over and over is data a virtual disk or a deduplicating device may store cheaper.
+  const std::uint64_t ring = std::min<std::uint64_t>(
+      blocks, std::max<std::uint64_t>(2 * static_cast<std::uint64_t>(o.queue_depth),
+                                      (256ull << 20) / o.block_bytes));
+  disk::AlignedBuffer wbuf(ring * o.block_bytes), rbuf(ring * o.block_bytes);
   std::mt19937_64 rng(0x6b7674);
   for (std::size_t i = 0; i + 8 <= wbuf.bytes(); i += 8) {
     const std::uint64_t v = rng();
     std::memcpy(wbuf.data() + i, &v, 8);
   }
-  c.write_seconds = run_pass(*engine, files, sizes, o.block_bytes, true, wbuf.data());
-  c.read_seconds = run_pass(*engine, files, sizes, o.block_bytes, false, rbuf.data());
+  c.write_seconds = run_pass(*engine, files, sizes, o.block_bytes, true, wbuf.data(), ring);
+  c.read_seconds = run_pass(*engine, files, sizes, o.block_bytes, false, rbuf.data(), ring);
   for (int pass = 1; pass < o.read_passes; ++pass) {
-    c.read_seconds = std::min(c.read_seconds, run_pass(*engine, files, sizes, o.block_bytes, false, rbuf.data()));
+    c.read_seconds = std::min(
+        c.read_seconds, run_pass(*engine, files, sizes, o.block_bytes, false, rbuf.data(), ring));
   }
   c.write_bytes_per_s = static_cast<double>(c.bytes) / c.write_seconds;
   c.read_bytes_per_s = static_cast<double>(c.bytes) / c.read_seconds;

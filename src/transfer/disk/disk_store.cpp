@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -14,6 +15,17 @@ namespace kvtier {
 
 std::uint64_t disk_slot_stride(const Geometry& geometry) {
   return disk::kHeaderBytes + disk::align_up(geometry.slot_bytes());
+}
+
+int disk_queue_depth(const Geometry& geometry, int requested) {
+  if (requested < 0 || requested > 1024) {
+    throw InvalidArgument("disk queue depth " + std::to_string(requested) +
+                          "; expected 1..1024, or 0 for automatic");
+  }
+  if (requested > 0) return requested;
+  constexpr std::uint64_t kInFlight = 256ull << 20;
+  const std::uint64_t stride = disk_slot_stride(geometry);
+  return static_cast<int>(std::clamp<std::uint64_t>((kInFlight + stride - 1) / stride, 32, 256));
 }
 
 DiskStore::Impl::~Impl() {

@@ -43,6 +43,7 @@ void check_options(const Geometry& g, const DiskStoreOptions& o) {
                           " layers; a disk tier slot header holds the checksums of at most " +
                           std::to_string(disk::kMaxLayers) + " layers (4 KiB header)");
   }
+  (void)disk_queue_depth(g, o.queue_depth);  // throws for a bad depth before anything opens
   if (o.cpu_threads < 0 || o.cpu_threads > 64) {
     throw InvalidArgument("disk checksum threads " + std::to_string(o.cpu_threads) +
                           "; expected 0 (automatic) to 64");
@@ -104,7 +105,7 @@ DiskStore::Impl::Impl(const Geometry& g, const DiskStoreOptions& o)
                              layout_.stride, layout_.slots_per_file});
   }
   direct_io_ = o.direct_io;
-  engine_ = disk::make_io_engine(o.io, o.queue_depth);
+  engine_ = disk::make_io_engine(o.io, disk_queue_depth(g, o.queue_depth));
   open_files();
   for (SlotIndex s = 0; s < layout_.total_slots; ++s) {
     if (slots_[s].state == SlotState::kFree) free_.insert(s);
