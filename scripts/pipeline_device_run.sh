@@ -3,8 +3,10 @@
 # run the backend and pipeline tests, then decode benchmarks of the pipeline (Llama-3.1-8B, block
 # 16): depth 0/1/2, CPU share off/auto/fixed, budgets that leave 25%, 50% and ~100% of the KV off
 # the GPU; `disk`: the disk tier (its bench, then decode over GPU, host and disk, run twice on one
-# directory: the second run reuses the blocks). Logs and JSON land in $OUT (or build/pipeline-logs).
-#   scripts/pipeline_device_run.sh [tests|quick|full|sweep|disk]...  (several modes run in order)
+# directory: the second run reuses the blocks); `transfer`: kvtier-bench transfer at block sizes 16 and
+# 64 in a 32 GiB pool, beside memory-bound kernels too. Logs and JSON land in $OUT (or
+# build/pipeline-logs).
+#   scripts/pipeline_device_run.sh [tests|quick|full|sweep|disk|transfer]...  (several run in order)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/cuda/bin"
@@ -14,6 +16,7 @@ log="$out/pipeline-log.txt"
 cmake -S . -B build/pipe-dev -G Ninja -DKVTIER_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CUDA_ARCHITECTURES="${KVTIER_CUDA_ARCHS:-90}" >>"$log" 2>&1 || { tail -20 "$log"; exit 1; }
 ninja -C build/pipe-dev -j "$(nproc)" kvtier-bench test_backend_cuda test_pipeline_cpu test_pipeline_cuda test_disk \
+  test_transfer_cuda \
   >>"$log" 2>&1 \
   || { tail -40 "$log"; exit 1; }
 B=build/pipe-dev/tools/kvtier-bench/kvtier-bench
@@ -28,7 +31,7 @@ run() {
 for mode in "${@:-quick}"; do
 case $mode in
   tests)
-    for t in pipeline/test_pipeline_cuda pipeline/test_pipeline_cpu transfer/disk/test_disk; do
+    for t in pipeline/test_pipeline_cuda pipeline/test_pipeline_cpu transfer/disk/test_disk transfer/test_transfer_cuda; do
       timeout 300 build/pipe-dev/tests/cpp/$t >"$out/$(basename $t).log" 2>&1 || status=1
       echo "$t: $(grep -E '^\[  (PASSED|FAILED)' "$out/$(basename $t).log" | tr '\n' ' ')" | tee -a "$log"
     done ;;
@@ -44,6 +47,12 @@ case $mode in
         --steps 6
     done
     rm -rf "$d" ;;
+  transfer)
+    for bt in 16 64; do
+      timeout 300 $B transfer --backend cuda --preset llama-3.1-8b --block-tokens $bt --host-budget 32GiB \
+        --batch-bytes 256MiB --coexist-methods batch,kernel@8,kernel@12 --loads copy,read \
+        --json "$out/transfer-bt$bt.json" 2>&1 | tail -n 40 | tee -a "$log" || status=1
+    done ;;
   quick) run quick --context 32768 --gpu-budget 0.5,min --depth 0,1,2 --cpu-share off,auto --steps 8 ;;
   full)
     run b1-32k --context 32768 --gpu-budget 0.75,0.5,min --depth 0,1,2 --cpu-share off,auto --steps 12

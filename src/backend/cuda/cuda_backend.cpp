@@ -1,8 +1,10 @@
 // The CUDA backend: a thin checked wrapper over the CUDA runtime.
 #include <cuda_runtime.h>
+#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "backend/cuda/cuda_check.h"
@@ -142,6 +144,10 @@ class CudaBackend final : public Backend {
     info_.compute_minor = prop.minor;
     info_.l2_bytes = static_cast<std::uint64_t>(prop.l2CacheSize);
     info_.host_threads = static_cast<int>(std::thread::hardware_concurrency());
+    int same_pointer = 0;
+    KVT_CUDA_CHECK(cudaDeviceGetAttribute(&same_pointer,
+                                          cudaDevAttrCanUseHostPointerForRegisteredMem, device_));
+    register_huge_ = same_pointer != 0;
     refresh_device_info();
   }
   BackendKind kind() const override { return BackendKind::kCuda; }
@@ -167,6 +173,9 @@ class CudaBackend final : public Backend {
         if (e == cudaSuccess) return Buffer(p, bytes, kind, [](void* q) { cudaFree(q); });
         break;
       case MemoryKind::kPinnedHost:
+        if (bytes >= kHugePage && register_huge_) {
+          if (auto b = pin_huge(bytes)) return std::move(*b);
+        }
         e = cudaHostAlloc(&p, bytes, cudaHostAllocMapped | cudaHostAllocPortable);
         if (e == cudaSuccess) return Buffer(p, bytes, kind, [](void* q) { cudaFreeHost(q); });
         break;
@@ -204,8 +213,34 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  static constexpr std::size_t kHugePage = 2u << 20;
+
+  // Pinned memory in 2 MiB pages where the kernel gives them (THP "always" or "madvise"): host
+  // memory advised into huge pages, then registered (mapped, portable). Fewer, physically
+  // contiguous pages mean fewer DMA segments for O_DIRECT disk I/O into the buffer (a virtio disk
+  // read 2.5x faster into huge pages) and fewer pages for the driver to pin. Empty when
+  // registration fails (the caller falls back to cudaHostAlloc); only used where the device
+  // addresses registered memory by its host pointer, as it does cudaHostAlloc's.
+  std::optional<Buffer> pin_huge(std::size_t bytes) {
+    const std::size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    void* p = std::aligned_alloc(kHugePage, rounded);
+    if (p == nullptr) return std::nullopt;
+    ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only
+    if (cudaHostRegister(p, rounded, cudaHostRegisterMapped | cudaHostRegisterPortable) !=
+        cudaSuccess) {
+      cudaGetLastError();  // clear; cudaHostAlloc decides
+      std::free(p);
+      return std::nullopt;
+    }
+    return Buffer(p, bytes, MemoryKind::kPinnedHost, [](void* q) {
+      cudaHostUnregister(q);
+      std::free(q);
+    });
+  }
+
   int device_;
   DeviceInfo info_;
+  bool register_huge_ = false;  // the device uses registered host memory by its host pointer
 };
 
 }  // namespace
