@@ -38,13 +38,16 @@ case $mode in
   disk)
     d=${DISK_DIR:-/tmp/kvtier-disk}
     rm -rf "$d" "$d-bench"
-    timeout 300 $B disk --dir "$d-bench" --disk-budget 4GiB --repeat 3 --json "$out/disk-bench.json" 2>&1 | tail -n 20 \
-      | tee -a "$log" || status=1
-    rm -rf "$d-bench"
-    # 32K (4 GiB of KV): 1 GiB on the GPU, 1.5 GiB on the host, the rest on disk.
+    if [ -z "${DISK_DECODE_ONLY:-}" ]; then
+      timeout 300 $B disk --dir "$d-bench" --disk-budget 4GiB --repeat 3 --json "$out/disk-bench.json" 2>&1 | tail -n 20 \
+        | tee -a "$log" || status=1
+      rm -rf "$d-bench"
+    fi
+    # 32K (4 GiB of KV): 1 GiB on the GPU, 1.5 GiB on the host, the rest on disk. DISK_DECODE_ARGS: more
+    # options (e.g. --disk-group-layers 8), DISK_TAG: a suffix for the result files.
     for pass in first second; do
-      run disk-$pass --context 32768 --gpu-budget 0.25 --host-budget 1536MiB --disk "$d" --depth 1 --cpu-share off \
-        --steps 6
+      run disk-$pass${DISK_TAG:-} --context 32768 --gpu-budget 0.25 --host-budget 1536MiB --disk "$d" --depth 1 \
+        --cpu-share off --steps 6 ${DISK_DECODE_ARGS:-}
     done
     rm -rf "$d" ;;
   transfer)

@@ -160,6 +160,13 @@ void DiskStaging::begin(std::span<const SlotIndex> slots, std::span<const Hash12
                                 : ring_[ring].as<std::byte>() + (i * group_ + l % group_) * layer_bytes;
     }
   }
+  // Reads go out in slot order (slots are numbered by file and offset): a sequence's blocks may
+  // sit anywhere on disk, and a device serves ascending offsets better than a scatter.
+  order_.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (from_disk_[i]) order_.push_back(i);
+  }
+  std::sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) { return slots_[a] < slots_[b]; });
   for (int k = 0; k < std::min<int>(groups_, static_cast<int>(ring_.size())); ++k) start(k);
 }
 
@@ -169,8 +176,7 @@ void DiskStaging::start(int group) {
   const std::size_t stride = static_cast<std::size_t>(group_) * g_.layer_bytes();
   auto& reads = reads_[ring];
   reads.clear();
-  for (std::size_t i = 0; i < slots_.size(); ++i) {
-    if (!from_disk_[i]) continue;
+  for (const std::size_t i : order_) {
     reads.push_back(store_.read_layers_async(slots_[i], keys_[i], first, layers, ring_[ring].as<std::byte>() + i * stride));
   }
 }

@@ -113,6 +113,7 @@ class DiskStaging {
   std::vector<SlotIndex> slots_;
   std::vector<Hash128> keys_;
   std::vector<bool> from_disk_;
+  std::vector<std::size_t> order_;  // blocks read from disk, by slot: ascending file offsets
 };
 
 }  // namespace kvtier::pipeline::detail

@@ -34,6 +34,8 @@ struct DecodeOptions {
   bool sweep = false, verify = true;
   std::string floor_bytes = "1GiB";
   std::string disk_dir, disk_budget = "auto", disk_io = "auto";
+  int disk_group_layers = 0;  // 0: the pipeline's default
+  int disk_buffers = pipeline::PipelineConfig{}.disk_buffers;
 };
 
 
@@ -206,7 +208,8 @@ int run(DecodeOptions o) {
     // pipeline's own reads (a group of layers of one block), which some devices serve faster;
     // best of three read passes over the same bytes.
     const std::uint64_t group_bytes =
-        (static_cast<std::uint64_t>(pipeline::disk_group_layers(g, 0)) * g.layer_bytes() + 4095) / 4096 * 4096;
+        (static_cast<std::uint64_t>(pipeline::disk_group_layers(g, o.disk_group_layers)) * g.layer_bytes() + 4095) /
+        4096 * 4096;
     for (std::uint64_t request : {std::uint64_t{16} << 20, group_bytes}) {
       DiskCeilingOptions co;
       co.dir = o.disk_dir;
@@ -282,6 +285,8 @@ int run(DecodeOptions o) {
             c.disk_dir = o.disk_dir;
             c.disk_bytes = disk_bytes;
             c.disk_io = disk_io;
+            c.pipeline.disk_group_layers = o.disk_group_layers;
+            c.pipeline.disk_buffers = o.disk_buffers;
           }
           c.pipeline.depth = depth;
           c.pipeline.cpu_share = share;
@@ -390,6 +395,13 @@ void add_decode_command(CLI::App& app, int* exit_code) {
                   "Disk tier size (auto: the whole KV of the largest run, so all of it persists)")
       ->capture_default_str();
   cmd->add_option("--disk-io", o->disk_io, "Disk I/O path: auto, uring or threads")->capture_default_str();
+  cmd->add_option("--disk-group-layers", o->disk_group_layers,
+                  "Layers of a disk block read in one request (0: the pipeline's default)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  cmd->add_option("--disk-buffers", o->disk_buffers, "Layer groups of disk reads in flight (staging buffers)")
+      ->check(CLI::Range(2, 64))
+      ->capture_default_str();
   cmd->add_flag("--sweep", o->sweep,
                 "Contexts 8K..128K x GPU budgets all, 0.75, 0.5, min (unless --context / --gpu-budget are given)");
   cmd->add_flag("!--no-verify", o->verify, "Do not fail when tiered outputs differ from all-GPU outputs");
