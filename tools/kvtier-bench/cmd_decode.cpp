@@ -325,7 +325,11 @@ int run(DecodeOptions o) {
                                  {"slowdown_vs_all_gpu", slowdown ? nlohmann::json(*slowdown) : nlohmann::json()},
                                  {"max_rel_err_vs_all_gpu", err ? nlohmann::json(*err) : nlohmann::json()},
                                  {"write_back_moves", r.moves}, {"cpu_wait_ms", st.cpu_wait_seconds * 1e3},
-                                 {"cpu_rate_gbps", r.rates.cpu / 1e9}, {"setup_s", r.setup_seconds}});
+                                 {"cpu_rate_gbps", r.rates.cpu / 1e9}, {"setup_s", r.setup_seconds},
+                                 {"warmup_steps", base.warmup}});
+          nlohmann::json trace = nlohmann::json::array();
+          for (const auto& [seconds, fraction] : r.trace) trace.push_back({seconds * 1e3, fraction});
+          doc["runs"].back()["steps_ms_cpu_fraction"] = std::move(trace);
           if (with_disk) {
             // What the disk tier saved: prompt tokens whose KV came from disk instead of a
             // prefill (~2 x parameters FLOPs a token: weight bytes are bf16, 2 bytes a parameter).

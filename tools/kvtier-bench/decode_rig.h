@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <utility>
 #include <vector>
 
 #include "kvtier/backend/backend.h"
@@ -41,6 +42,8 @@ struct DecodeRunConfig {
 struct DecodeRunResult {
   double step_seconds = 0;           // median of the timed steps
   std::vector<double> step_times;    // every timed step
+  // Every step, warmup included: seconds and CPU fraction (how the auto split searched).
+  std::vector<std::pair<double, double>> trace;
   pipeline::StepStats last;          // stats of the last step
   std::size_t vram_bytes = 0;        // GPU pool + staging + workspaces + weights buffer excluded
   std::vector<float> outputs;        // last step's outputs [layers][batch][q_heads][head_dim]
