@@ -46,12 +46,8 @@ void launch_kernel(Kernel kernel, dim3 grid, int threads, int smem, cudaStream_t
   KVT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, p));
 }
 
-// Splits a thread-block cluster holds (sm_90 and newer): KVTIER_ATTN_GPU_CLUSTER = 2, 4 or 8;
-// 0 (or an older card): no clusters.
-int cluster_size();
-
-// CTAs of the kernel resident at once in clusters of cluster_size() splits, or 0 where clusters
-// are not available (cluster_size() 0, none fits).
+// CTAs of the kernel resident at once in clusters of cuda::kCluster splits (sm_90 and newer), or
+// 0 where clusters are not available (older cards, KVTIER_ATTN_GPU_CLUSTER=0, none fits).
 template <class Kernel>
 int cluster_slots(Kernel kernel, int threads, int smem_bytes);
 
@@ -104,29 +100,19 @@ bool use_pdl() {
   return pdl;
 }
 
-int cluster_size() {
-  static const int size = [] {
-    int device = 0, major = 0;
-    KVT_CUDA_CHECK(cudaGetDevice(&device));
-    KVT_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-    const std::string v = env_or("KVTIER_ATTN_GPU_CLUSTER", "0");
-    const int n = v == "2" ? 2 : v == "4" ? 4 : v == "8" ? 8 : 0;
-    return major >= 9 ? n : 0;
-  }();
-  return size;
-}
-
 template <class Kernel>
 int cluster_slots(Kernel kernel, int threads, int smem_bytes) {
-  const int size = cluster_size();
-  if (size == 0) return 0;
+  int device = 0, major = 0;
+  KVT_CUDA_CHECK(cudaGetDevice(&device));
+  KVT_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  if (major < 9 || env_or("KVTIER_ATTN_GPU_CLUSTER", "1") == "0") return 0;
   cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(1, static_cast<unsigned>(size), 1);
+  cfg.gridDim = dim3(1, cuda::kCluster, 1);
   cfg.blockDim = dim3(threads);
   cfg.dynamicSmemBytes = static_cast<std::size_t>(smem_bytes);
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim = {1, static_cast<unsigned>(size), 1};
+  attr[0].val.clusterDim = {1, static_cast<unsigned>(cuda::kCluster), 1};
   cfg.attrs = attr;
   cfg.numAttrs = 1;
   int clusters = 0;
@@ -134,7 +120,7 @@ int cluster_slots(Kernel kernel, int threads, int smem_bytes) {
     cudaGetLastError();  // clear: no clusters then
     return 0;
   }
-  return clusters * size;
+  return clusters * cuda::kCluster;
 }
 
 template <int D, class T>
@@ -183,7 +169,7 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   total_tiles *= static_cast<long long>(s.kv_heads) * m_tiles;
   // Splits in clusters where the card has them (their merge goes through distributed shared
   // memory first), planned over the CTAs resident at once in clusters.
-  const int cluster = l.cluster_slots > 0 ? cluster_size() : 0;
+  const int cluster = l.cluster_slots > 0 ? cuda::kCluster : 0;
   const long long slots =
       cluster ? l.cluster_slots : static_cast<long long>(sms_) * l.occupancy;
 

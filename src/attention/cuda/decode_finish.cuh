@@ -16,9 +16,8 @@
 
 namespace kvtier::attention::cuda {
 
-// Most splits a thread-block cluster (sm_90) holds when the grid runs in clusters
-// (DecodeParams::cluster: 2, 4 or 8).
-inline constexpr int kMaxCluster = 8;
+// Splits a thread-block cluster (sm_90) holds when the grid runs in clusters (DecodeParams::cluster).
+inline constexpr int kCluster = 8;
 
 // The split merge of the last CTA of a (sequence, head, m tile): warp w merges rows w, w + kWarps,
 // ... Each warp first stages its rows' lse of every split and the o of as many splits as fit in its
@@ -144,9 +143,9 @@ __device__ __forceinline__ void merge_splits_staged(const DecodeParams& p, unsig
   }
 }
 
-// The end of a CTA in a cluster of C = p.cluster splits (sm_90): every CTA has put its rows' state
+// The end of a CTA in a cluster of kCluster splits (sm_90): every CTA has put its rows' state
 // (o normalized, lse) in its shared memory (xo [rows][D], xlse [rows]); CTA `rank` of the cluster
-// merges columns [rank D / C, (rank + 1) D / C) of all rows over the cluster's CTAs,
+// merges columns [rank D / kCluster, (rank + 1) D / kCluster) of all rows over the cluster's CTAs,
 // reading their shared memory (DSMEM), and writes them: to the output when the sequence's splits fit
 // in one cluster, else as the cluster's partial state. Then each CTA counts itself done; the last
 // CTA of the (sequence, head, m tile) merges the clusters' partials (a few where there were 33
@@ -158,8 +157,8 @@ __device__ __forceinline__ void finish_cluster(const DecodeParams& p, unsigned c
                                                int m_tile, int split, int splits, int rows_here) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   namespace cg = cooperative_groups;
-  static_assert(D % kMaxCluster == 0, "whole columns a cluster rank");
-  const int C = p.cluster, kCols = D / C;
+  static_assert(D % kCluster == 0, "whole columns a cluster rank");
+  constexpr int C = kCluster, kCols = D / C;
   cg::cluster_group cluster = cg::this_cluster();
   const int rank = static_cast<int>(cluster.block_rank());
   const int cidx = split / C, clusters = (splits + C - 1) / C;
@@ -169,15 +168,15 @@ __device__ __forceinline__ void finish_cluster(const DecodeParams& p, unsigned c
   if (real) {
     for (int idx = threadIdx.x; idx < rows_here * kCols; idx += kWarps * 32) {
       const int rr = idx / kCols, col = rank * kCols + idx % kCols;
-      float l[kMaxCluster], m = -INFINITY;
+      float l[C], m = -INFINITY;
 #pragma unroll
-      for (int j = 0; j < kMaxCluster; ++j) {
-        l[j] = j < C ? *cluster.map_shared_rank(xlse + rr, j) : -INFINITY;
+      for (int j = 0; j < C; ++j) {
+        l[j] = *cluster.map_shared_rank(xlse + rr, j);
         m = fmaxf(m, l[j]);
       }
       float sum = 0.f, v = 0.f;
 #pragma unroll
-      for (int j = 0; j < kMaxCluster; ++j) {
+      for (int j = 0; j < C; ++j) {
         const float w = l[j] == -INFINITY ? 0.f : expf(l[j] - m);  // empty parts: weight 0
         sum += w;
         if (w != 0.f) v += w * *cluster.map_shared_rank(xo + rr * D + col, j);
