@@ -15,14 +15,12 @@ constexpr int kMaxSplits = 256;
 
 struct Launch {
   int tile = 0, occupancy = 0;
-  int cluster_slots = 0;  // CTAs resident at once when launched in clusters (0: clusters refused)
   void (*run)(const cuda::DecodeParams&, dim3, cudaStream_t, bool pdl) = nullptr;
 };
 
 // Programmatic dependent launch (sm_90 and newer; KVTIER_ATTN_GPU_PDL=0 turns it off): the
 // kernel's CTAs may be scheduled while the previous kernel in the stream finishes (they wait for
 // it in grid_dependency_wait before touching memory), so the launch ramp overlaps its tail.
-// p.cluster > 1: the splits run in thread-block clusters of that many (grid.y a multiple of it).
 template <class Kernel>
 void launch_kernel(Kernel kernel, dim3 grid, int threads, int smem, cudaStream_t s, bool pdl,
                    const cuda::DecodeParams& p) {
@@ -31,25 +29,13 @@ void launch_kernel(Kernel kernel, dim3 grid, int threads, int smem, cudaStream_t
   cfg.blockDim = dim3(threads);
   cfg.dynamicSmemBytes = static_cast<std::size_t>(smem);
   cfg.stream = s;
-  cudaLaunchAttribute attr[2];
-  int n = 0;
-  if (pdl) {
-    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[n++].val.programmaticStreamSerializationAllowed = 1;
-  }
-  if (p.cluster > 1) {
-    attr[n].id = cudaLaunchAttributeClusterDimension;
-    attr[n++].val.clusterDim = {1, static_cast<unsigned>(p.cluster), 1};
-  }
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
-  cfg.numAttrs = n;
+  cfg.numAttrs = pdl ? 1 : 0;
   KVT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, p));
 }
-
-// CTAs of the kernel resident at once in clusters of cuda::kCluster splits (sm_90 and newer), or
-// 0 where clusters are not available (older cards, KVTIER_ATTN_GPU_CLUSTER=0, none fits).
-template <class Kernel>
-int cluster_slots(Kernel kernel, int threads, int smem_bytes);
 
 // Shared-memory attributes set once per kernel; CTAs an SM for the planner.
 template <class Kernel>
@@ -71,12 +57,9 @@ Launch launch_warp(bool round_plan = false) {
   using Tr = cuda::WarpTraits<D, kW, kBudgetKiB>;
   static const int occ =
       occupancy(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>, Tr::kThreads, Tr::kSmemBytes);
-  static const int clustered = cluster_slots(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>,
-                                             Tr::kThreads, Tr::kSmemBytes);
   Launch l;
   l.tile = round_plan ? 16 * kW : 16;
   l.occupancy = occ;
-  l.cluster_slots = clustered;
   l.run = [](const cuda::DecodeParams& p, dim3 grid, cudaStream_t s, bool pdl) {
     launch_kernel(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>, grid, Tr::kThreads,
                   Tr::kSmemBytes, s, pdl, p);
@@ -98,29 +81,6 @@ bool use_pdl() {
     return major >= 9 && env_or("KVTIER_ATTN_GPU_PDL", "1") != "0";
   }();
   return pdl;
-}
-
-template <class Kernel>
-int cluster_slots(Kernel kernel, int threads, int smem_bytes) {
-  int device = 0, major = 0;
-  KVT_CUDA_CHECK(cudaGetDevice(&device));
-  KVT_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  if (major < 9 || env_or("KVTIER_ATTN_GPU_CLUSTER", "1") == "0") return 0;
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(1, cuda::kCluster, 1);
-  cfg.blockDim = dim3(threads);
-  cfg.dynamicSmemBytes = static_cast<std::size_t>(smem_bytes);
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim = {1, static_cast<unsigned>(cuda::kCluster), 1};
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  int clusters = 0;
-  if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg) != cudaSuccess) {
-    cudaGetLastError();  // clear: no clusters then
-    return 0;
-  }
-  return clusters * cuda::kCluster;
 }
 
 template <int D, class T>
@@ -167,29 +127,21 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   long long total_tiles = 0;
   for (int len : lens) total_tiles += (len + l.tile - 1) / l.tile;
   total_tiles *= static_cast<long long>(s.kv_heads) * m_tiles;
-  // Splits in clusters where the card has them (their merge goes through distributed shared
-  // memory first), planned over the CTAs resident at once in clusters.
-  const int cluster = l.cluster_slots > 0 ? cuda::kCluster : 0;
-  const long long slots =
-      cluster ? l.cluster_slots : static_cast<long long>(sms_) * l.occupancy;
+  const long long slots = static_cast<long long>(sms_) * l.occupancy;
 
   cuda::DecodeParams p{};
   p.chunk_tiles = static_cast<int>(std::max<long long>(1, (total_tiles + slots - 1) / slots));
   p.fixed_splits = forced_splits_;
   p.max_splits = kMaxSplits;
   p.plan_keys = l.tile;
-  p.cluster = cluster;
   int max_splits = 1;
   for (int len : lens) {
     int splits, per;
     cuda::plan_splits((len + l.tile - 1) / l.tile, p.chunk_tiles, p.fixed_splits, p.max_splits,
-                      p.cluster, &splits, &per);
+                      &splits, &per);
     max_splits = std::max(max_splits, splits);
   }
   last_splits_ = max_splits;
-  if (max_splits == 1) p.cluster = 0;  // nothing to merge: no clusters
-  const int grid_splits =
-      p.cluster ? (max_splits + p.cluster - 1) / p.cluster * p.cluster : max_splits;
 
   const std::size_t rows_total = s.rows();
   if (max_splits > 1) {
@@ -233,7 +185,7 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   p.rows_total = static_cast<int>(rows_total);
   p.scale_log2 = s.scale * detail::kLog2e;
   p.causal = s.causal ? 1 : 0;
-  const dim3 grid(m_tiles * s.kv_heads, grid_splits, s.batch);
+  const dim3 grid(m_tiles * s.kv_heads, max_splits, s.batch);
   static const int interleave = env_or("KVTIER_ATTN_GPU_INTERLEAVE", "1") == "0" ? 0 : 1;
   p.interleave = interleave;
   l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()), use_pdl());

@@ -10,14 +10,7 @@
 #include "attention/cuda/merge_warp.cuh"
 #include "attention/cuda/ptx.cuh"
 
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-#include <cooperative_groups.h>
-#endif
-
 namespace kvtier::attention::cuda {
-
-// Splits a thread-block cluster (sm_90) holds when the grid runs in clusters (DecodeParams::cluster).
-inline constexpr int kCluster = 8;
 
 // The split merge of the last CTA of a (sequence, head, m tile): warp w merges rows w, w + kWarps,
 // ... Each warp first stages its rows' lse of every split and the o of as many splits as fit in its
@@ -143,78 +136,6 @@ __device__ __forceinline__ void merge_splits_staged(const DecodeParams& p, unsig
   }
 }
 
-// The end of a CTA in a cluster of kCluster splits (sm_90): every CTA has put its rows' state
-// (o normalized, lse) in its shared memory (xo [rows][D], xlse [rows]); CTA `rank` of the cluster
-// merges columns [rank D / kCluster, (rank + 1) D / kCluster) of all rows over the cluster's CTAs,
-// reading their shared memory (DSMEM), and writes them: to the output when the sequence's splits fit
-// in one cluster, else as the cluster's partial state. Then each CTA counts itself done; the last
-// CTA of the (sequence, head, m tile) merges the clusters' partials (a few where there were 33
-// splits). CTAs past the sequence's splits come with an empty state; clusters wholly past them
-// write and count nothing.
-template <int D, int kWarps, int kSmemBytes>
-__device__ __forceinline__ void finish_cluster(const DecodeParams& p, unsigned char* smem,
-                                               const float* xo, const float* xlse, int b, int h,
-                                               int m_tile, int split, int splits, int rows_here) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  namespace cg = cooperative_groups;
-  static_assert(D % kCluster == 0, "whole columns a cluster rank");
-  constexpr int C = kCluster, kCols = D / C;
-  cg::cluster_group cluster = cg::this_cluster();
-  const int rank = static_cast<int>(cluster.block_rank());
-  const int cidx = split / C, clusters = (splits + C - 1) / C;
-  const bool real = cidx < clusters, direct = clusters == 1;
-  const long long rows_total = p.rows_total;
-  cluster.sync();  // every CTA's state is in its shared memory
-  if (real) {
-    for (int idx = threadIdx.x; idx < rows_here * kCols; idx += kWarps * 32) {
-      const int rr = idx / kCols, col = rank * kCols + idx % kCols;
-      float l[C], m = -INFINITY;
-#pragma unroll
-      for (int j = 0; j < C; ++j) {
-        l[j] = *cluster.map_shared_rank(xlse + rr, j);
-        m = fmaxf(m, l[j]);
-      }
-      float sum = 0.f, v = 0.f;
-#pragma unroll
-      for (int j = 0; j < C; ++j) {
-        const float w = l[j] == -INFINITY ? 0.f : expf(l[j] - m);  // empty parts: weight 0
-        sum += w;
-        if (w != 0.f) v += w * *cluster.map_shared_rank(xo + rr * D + col, j);
-      }
-      const int r = m_tile * 16 + rr, t = r / p.group, i = r % p.group;
-      const long long grow =
-          (static_cast<long long>(b) * p.q_tokens + t) * p.q_heads + h * p.group + i;
-      const float o = sum > 0.f ? v / sum : 0.f;
-      const float lse = sum > 0.f ? m + logf(sum) : -INFINITY;
-      const bool lse_writer = rank == 0 && idx % kCols == 0;
-      if (direct) {
-        p.o[grow * D + col] = o;
-        if (lse_writer) p.lse[grow] = lse;
-      } else {
-        p.part_o[(cidx * rows_total + grow) * D + col] = o;
-        if (lse_writer) p.part_lse[cidx * rows_total + grow] = lse;
-      }
-    }
-  }
-  cluster.sync();  // no CTA reads another's shared memory past here: each may go on or exit
-  if (!real || direct) return;
-  __shared__ unsigned last_cta;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    unsigned* counter =
-        p.counters + (static_cast<long long>(b) * p.kv_heads + h) * p.m_tiles + m_tile;
-    const unsigned done = atomic_add_acq_rel(counter, 1u);
-    last_cta = done == static_cast<unsigned>(clusters * C - 1);
-    if (last_cta) *counter = 0u;  // ready for the next launch
-  }
-  __syncthreads();
-  if (!last_cta) return;
-  merge_splits_staged<D, kWarps, kSmemBytes>(p, smem, b, h, m_tile, rows_here, clusters);
-#else
-  __trap();  // clusters are only launched on sm_90 and newer
-#endif
-}
-
 // Call after every warp's copies are waited for and a __syncthreads (smem is reused).
 // m_run, l_run: this thread's rows g and g + 8 (base-2 max, sum over its quad not yet reduced);
 // acc: its mma C fragments of O [16][D].
@@ -233,10 +154,6 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, unsigned char*
   }
   float* ml = reinterpret_cast<float*>(smem);  // [warps][16][2]
   float* ow = ml + kWarps * 32;                // [warps][16][D]
-  float* xo = ow + kWarps * 16 * D;            // [16][D] this CTA's rows (cluster mode)
-  float* xlse = xo + 16 * D;                   // [16]
-  static_assert((kWarps * 32 + kWarps * 16 * D + 16 * D + 16) * 4 <= kSmemBytes,
-                "the cluster merge's rows fit beside the warp merge");
   if (tq == 0) {
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
@@ -254,8 +171,7 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, unsigned char*
   }
   __syncthreads();
 
-  const bool in_cluster = p.cluster > 1;
-  const bool direct = !in_cluster && splits == 1;
+  const bool direct = splits == 1;
   const int rows_here = min(16, p.rows - m_tile * 16);
   for (int rr = warp; rr < rows_here; rr += kWarps) {
     float m_all = -INFINITY;
@@ -271,9 +187,8 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, unsigned char*
     const int r = m_tile * 16 + rr, t = r / p.group, i = r % p.group;
     const long long grow =
         (static_cast<long long>(b) * p.q_tokens + t) * p.q_heads + h * p.group + i;
-    float* out = in_cluster ? xo + rr * D
-                 : direct   ? p.o + grow * D
-                            : p.part_o + (split * static_cast<long long>(p.rows_total) + grow) * D;
+    float* out = direct ? p.o + grow * D
+                        : p.part_o + (split * static_cast<long long>(p.rows_total) + grow) * D;
     for (int col = lane; col < D; col += 32) {
       float v = 0.f;
 #pragma unroll
@@ -282,18 +197,11 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, unsigned char*
     }
     if (lane == 0) {
       const float lse = l_all > 0.f ? (m_all + log2f(l_all)) * detail::kLn2 : -INFINITY;
-      if (in_cluster)
-        xlse[rr] = lse;
-      else if (direct)
+      if (direct)
         p.lse[grow] = lse;
       else
         p.part_lse[split * static_cast<long long>(p.rows_total) + grow] = lse;
     }
-  }
-  if (in_cluster) {
-    finish_cluster<D, kWarps, kSmemBytes>(p, smem, xo, xlse, b, h, m_tile, split, splits,
-                                          rows_here);
-    return;
   }
   if (direct) return;
 

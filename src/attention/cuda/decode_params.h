@@ -29,29 +29,18 @@ struct DecodeParams {
   int max_splits;
   int plan_keys;   // keys a planning unit (16: one step of a warp)
   int interleave;  // 1: the warps of all splits of a head interleave over its steps
-  // > 1 (sm_90): the grid runs in thread-block clusters of this many splits, which merge their
-  // partial states through distributed shared memory first (decode_finish.cuh); split counts are
-  // rounded down to a multiple of it and the grid's splits up to one. 0: no clusters.
-  int cluster;
 };
 
-// Splits of a sequence of `tiles` tiles and the tiles each split covers (the last may hold fewer;
-// with `round_to` > 1 a split count of at least round_to is rounded down to a multiple of it, and
-// contiguous partitions may then leave the last splits empty).
+// Splits of a sequence of `tiles` tiles and the tiles each split covers (the last may hold fewer).
 KVT_PLAN_HD void plan_splits(int tiles, int chunk_tiles, int fixed_splits, int max_splits,
-                             int round_to, int* splits, int* tiles_per_split) {
+                             int* splits, int* tiles_per_split) {
   int n = fixed_splits > 0 ? fixed_splits : (tiles + chunk_tiles / 2) / chunk_tiles;
   n = n < 1 ? 1 : n;
   n = n > max_splits ? max_splits : n;
   n = n > tiles ? (tiles > 0 ? tiles : 1) : n;
   int per = tiles > 0 ? (tiles + n - 1) / n : 1;
-  int s = tiles > 0 ? (tiles + per - 1) / per : 1;
-  if (round_to > 1 && s >= round_to) {
-    s = s / round_to * round_to;
-    per = (tiles + s - 1) / s;
-  }
   *tiles_per_split = per;
-  *splits = s;
+  *splits = tiles > 0 ? (tiles + per - 1) / per : 1;
 }
 
 }  // namespace kvtier::attention::cuda

@@ -79,11 +79,8 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
   const int block_begin = p.block_begin[b];  // loaded with len, not after the split check
   const int tiles = (len + p.plan_keys - 1) / p.plan_keys;
   int splits, per;
-  plan_splits(tiles, p.chunk_tiles, p.fixed_splits, p.max_splits, p.cluster, &splits, &per);
-  // A CTA past this sequence's splits has no keys; in a cluster it still takes part in the
-  // cluster's merge (with an empty state), so it runs on with no steps.
-  const bool empty = split >= splits;
-  if (empty && p.cluster == 0) return;
+  plan_splits(tiles, p.chunk_tiles, p.fixed_splits, p.max_splits, &splits, &per);
+  if (split >= splits) return;
   const void* const* blocks = p.blocks + block_begin;
 
   // Rows of this thread (g and g + 8 of the m tile) and the keys each sees.
@@ -114,11 +111,11 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
   constexpr int S = Tr::kStages;
   const int n_steps = (cta_end + 15) / 16;
   const int unit = p.plan_keys / 16;  // steps a planning unit
-  int first = split * Tr::kWarps + warp, stride = splits * Tr::kWarps, end = empty ? 0 : n_steps;
+  int first = split * Tr::kWarps + warp, stride = splits * Tr::kWarps, end = n_steps;
   if (!p.interleave) {
     first = split * per * unit + warp;
     stride = Tr::kWarps;
-    end = empty ? 0 : min(n_steps, (split + 1) * per * unit);
+    end = min(n_steps, (split + 1) * per * unit);
   }
   int ids[S + 1];  // steps it .. it + S of this warp (end or more: none)
 #pragma unroll
