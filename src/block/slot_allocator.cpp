@@ -51,6 +51,19 @@ SlotIndex SlotAllocator::allocate() {
   return slot;
 }
 
+std::vector<SlotIndex> SlotAllocator::allocate(std::size_t n) {
+  if (n > free_count_) {
+    throw OutOfMemory(std::string("slot allocator (") + tier_name(tier_) +
+                      "): exhausted: " + std::to_string(n) + " slots asked for, " +
+                      std::to_string(free_count_) + " of " + std::to_string(capacity()) +
+                      " free; the pool's size is fixed at start: free slots or give it a larger "
+                      "budget");
+  }
+  std::vector<SlotIndex> out(n);
+  for (SlotIndex& s : out) s = allocate();
+  return out;
+}
+
 void SlotAllocator::claim(SlotIndex slot) {
   check_index(slot, "claim");
   if (used_[slot]) {

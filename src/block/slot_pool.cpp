@@ -1,5 +1,6 @@
 #include "kvtier/block/slot_pool.h"
 
+#include <chrono>
 #include <limits>
 #include <string>
 
@@ -69,7 +70,10 @@ SlotPool::SlotPool(Backend& backend, Tier tier, const Geometry& geometry, SlotIn
                           "): " + std::to_string(slots) + " slots of " + format_size(slot_bytes_) +
                           " overflow the address space; expected fewer slots");
   }
+  const auto t0 = std::chrono::steady_clock::now();
   buffer_ = backend.allocate(kind, slot_bytes_ * slots);
+  allocation_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 std::byte* SlotPool::slot_address(SlotIndex slot) const {

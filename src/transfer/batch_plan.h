@@ -9,7 +9,7 @@
 
 #include "kvtier/block/tier.h"
 #include "kvtier/core/geometry.h"
-#include "kvtier/transfer/slot_arena.h"
+#include "kvtier/transfer/pool_view.h"
 #include "kvtier/transfer/transfer_config.h"
 #include "transfer/segments.h"
 

@@ -2,8 +2,8 @@ list(APPEND KVTIER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/batch_plan.cpp
   ${CMAKE_CURRENT_LIST_DIR}/hazards.cpp
   ${CMAKE_CURRENT_LIST_DIR}/memory_load.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/pool_view.cpp
   ${CMAKE_CURRENT_LIST_DIR}/segments.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/slot_arena.cpp
   ${CMAKE_CURRENT_LIST_DIR}/staging_ring.cpp
   ${CMAKE_CURRENT_LIST_DIR}/transfer_config.cpp
   ${CMAKE_CURRENT_LIST_DIR}/transfer_engine.cpp

@@ -221,15 +221,18 @@ TransferEngine::Staged TransferEngine::stage_layer(StagingRing& ring, int layer,
 }
 
 TransferEngine::Offload TransferEngine::offload(std::span<const SlotIndex> gpu_slots,
-                                                SlotArena& host_pool) {
+                                                SlotAllocator& host_slots) {
   Offload out;
-  if (host_pool.base() != host_.base || host_pool.slot_bytes() != host_.slot_bytes) {
+  // An allocator cannot name its pool; one of another tier or size is surely not this engine's.
+  if (host_slots.tier() != Tier::kHost || host_slots.capacity() != host_.slots) {
     out.event = TransferEvent::failed(std::make_exception_ptr(InvalidArgument(
-        "offload: the host pool given is not the pool of this engine's host view")));
+        "offload: the slot allocator given (" + std::string(tier_name(host_slots.tier())) + ", " +
+        std::to_string(host_slots.capacity()) + " slots) is not that of this engine's host view (" +
+        std::to_string(host_.slots) + " host slots)")));
     return out;
   }
   try {
-    out.host_slots = host_pool.allocate(gpu_slots.size());
+    out.host_slots = host_slots.allocate(gpu_slots.size());
   } catch (...) {
     out.event = TransferEvent::failed(std::current_exception());
     return out;
@@ -241,7 +244,7 @@ TransferEngine::Offload TransferEngine::offload(std::span<const SlotIndex> gpu_s
   }
   out.event = submit(moves);
   if (out.event.rejected()) {
-    host_pool.release(out.host_slots);
+    for (SlotIndex s : out.host_slots) host_slots.free(s);
     out.host_slots.clear();
   }
   return out;

@@ -23,7 +23,7 @@
 #include "kvtier/core/error.h"
 #include "kvtier/core/units.h"
 #include "kvtier/transfer/memory_load.h"
-#include "kvtier/transfer/slot_arena.h"
+#include "kvtier/transfer/pool_view.h"
 #include "kvtier/transfer/transfer_engine.h"
 
 namespace kvtier::bench {
@@ -80,9 +80,8 @@ class TransferBench {
       throw InvalidArgument("--batch-bytes " + o.batch_bytes + " holds no layer slice of " +
                             format_size(lb_));
     const Budgets budgets = resolve_budgets(o.common, *backend_, g_);
-    host_ = std::make_unique<SlotArena>(*backend_, Tier::kHost, MemoryKind::kPinnedHost,
-                                        g_.slot_bytes(),
-                                        SlotArena::slots_in_budget(g_.slot_bytes(), budgets.host));
+    host_ =
+        std::make_unique<SlotPool>(*backend_, Tier::kHost, g_, slots_in_bytes(budgets.host, g_));
     half_ = host_->slots() / 2;
     if (half_ < n_) {
       throw InvalidArgument("the host pool (" + format_size(host_->bytes()) + ", " +
@@ -92,10 +91,7 @@ class TransferBench {
     if (2 * ceiling_ > host_->bytes())
       throw InvalidArgument("--ceiling-bytes: twice it must fit in the host pool");
     gpu_slots_ = static_cast<SlotIndex>(std::max<std::size_t>(1, batch_ / g_.slot_bytes()));
-    gpu_ = std::make_unique<SlotArena>(*backend_, Tier::kGpu, MemoryKind::kDevice, g_.slot_bytes(),
-                                       gpu_slots_);
-    host_->allocate(host_->slots());  // every slot holds a block
-    gpu_->allocate(gpu_slots_);
+    gpu_ = std::make_unique<SlotPool>(*backend_, Tier::kGpu, g_, gpu_slots_);
     dst_ = backend_->allocate(MemoryKind::kDevice, n_ * lb_);
     src_ = backend_->allocate(MemoryKind::kDevice, n_ * lb_);
     aux_ = backend_->create_stream();
@@ -187,8 +183,8 @@ class TransferBench {
   // Layer `layer` of every host slot gets its pattern.
   void fill_layer(int layer) {
     threads_.parallel_for(host_->slots(), [&](std::size_t s) {
-      auto* w =
-          reinterpret_cast<std::uint64_t*>(host_->slot(static_cast<SlotIndex>(s)) + layer * lb_);
+      auto* w = reinterpret_cast<std::uint64_t*>(host_->slot_address(static_cast<SlotIndex>(s)) +
+                                                 layer * lb_);
       for (std::size_t i = 0; i < lb_ / 8; ++i) w[i] = word_of(s, layer, i);
     });
   }
@@ -234,8 +230,8 @@ class TransferBench {
   void verify_scatter(const std::vector<SlotIndex>& slots, int layer, const std::string& what) {
     std::atomic<std::size_t> bad{0};
     threads_.parallel_for(slots.size(), [&](std::size_t k) {
-      if (std::memcmp(host_->slot(slots[k]) + layer * lb_, src_host_.as<std::byte>() + k * lb_,
-                      lb_) != 0)
+      if (std::memcmp(host_->slot_address(slots[k]) + layer * lb_,
+                      src_host_.as<std::byte>() + k * lb_, lb_) != 0)
         ++bad;
     });
     count_bad(bad, what);
@@ -259,7 +255,7 @@ class TransferBench {
     return parse_transfer_setting(text, base);
   }
   std::unique_ptr<TransferEngine> engine(const TransferConfig& c) {
-    return std::make_unique<TransferEngine>(*backend_, g_, gpu_->view(), host_->view(), c);
+    return std::make_unique<TransferEngine>(*backend_, g_, view_of(*gpu_), view_of(*host_), c);
   }
 
   // Gather / scatter / both of one method; returns {gather, scatter, both} GB/s (median).
@@ -282,7 +278,7 @@ class TransferBench {
     if (verify) {
       auto gset = random_set(0, half_, n_), sset = random_set(half_, half_, n_);
       backend_->fill_async(dst_.data(), 0xCD, bytes, e.h2d_stream());
-      for (SlotIndex x : sset) std::memset(host_->slot(x) + L2 * lb_, 0xEE, lb_);
+      for (SlotIndex x : sset) std::memset(host_->slot_address(x) + L2 * lb_, 0xEE, lb_);
       auto ge = e.gather_layer(L, gset, dst_.data(), bytes);
       auto se = e.scatter_layer(L2, src_.data(), bytes, sset);
       ge.synchronize();
@@ -315,8 +311,8 @@ class TransferBench {
     std::vector<SlotIndex> srcs;
     for (const SlotMove& m : ups.back()) srcs.push_back(m.from.slot);
     for (SlotIndex i = 0; i < gpu_slots_; ++i) {
-      backend_->copy_async(dst_.as<std::byte>() + i * lb_, gpu_->slot(i) + o_.layer * lb_, lb_,
-                           *aux_);
+      backend_->copy_async(dst_.as<std::byte>() + i * lb_, gpu_->slot_address(i) + o_.layer * lb_,
+                           lb_, *aux_);
     }
     aux_->synchronize();
     verify_gather(srcs, o_.layer, name + " whole slots");
@@ -486,7 +482,7 @@ class TransferBench {
   ThreadPool threads_;
   std::size_t batch_ = 0, ceiling_ = 0, lb_ = 0, n_ = 0;
   SlotIndex half_ = 0, gpu_slots_ = 0;
-  std::unique_ptr<SlotArena> host_, gpu_;
+  std::unique_ptr<SlotPool> host_, gpu_;  // every slot holds a block: views own them all
   Buffer dst_, src_, src_host_;
   std::unique_ptr<Stream> aux_;
   nlohmann::json doc_;

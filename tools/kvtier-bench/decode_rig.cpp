@@ -14,7 +14,7 @@
 #include "kvtier/core/units.h"
 #include "kvtier/transfer/disk_block_index.h"
 #include "kvtier/transfer/disk_store.h"
-#include "kvtier/transfer/slot_arena.h"
+#include "kvtier/transfer/pool_view.h"
 #include "kvtier/transfer/transfer_engine.h"
 
 namespace kvtier::bench {

@@ -7,6 +7,7 @@
 // Threading: not thread-safe; one owner thread (in kvtier, the BlockManager's).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -26,6 +27,9 @@ class SlotAllocator {
   // A free slot; the lowest indices come first on a fresh allocator. Throws OutOfMemory when all
   // slots are in use.
   SlotIndex allocate();
+  // n free slots, in the order allocate() would hand them out; all or nothing. Throws OutOfMemory
+  // naming the tier, what was asked for and what is free when fewer than n are free.
+  std::vector<SlotIndex> allocate(std::size_t n);
   // Marks a specific free slot as used (e.g. a disk slot found in a persistent catalog at start).
   // Throws InvalidArgument when `slot` is out of range or already in use.
   void claim(SlotIndex slot);

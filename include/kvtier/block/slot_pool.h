@@ -43,6 +43,9 @@ class SlotPool {
   std::size_t bytes() const { return buffer_.bytes(); }
   const Buffer& buffer() const { return buffer_; }
   std::byte* base() const { return buffer_.as<std::byte>(); }
+  // Wall time of the backend allocation (for pinned memory: allocation, page locking and mapping;
+  // kvtier-bench transfer reports it).
+  double allocation_seconds() const { return allocation_seconds_; }
 
   // Start of slot `slot`. InvalidArgument when slot >= slots().
   std::byte* slot_address(SlotIndex slot) const;
@@ -59,6 +62,7 @@ class SlotPool {
   SlotIndex slots_;
   std::size_t slot_bytes_;
   Buffer buffer_;
+  double allocation_seconds_ = 0;
 };
 
 }  // namespace kvtier

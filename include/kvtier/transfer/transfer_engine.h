@@ -20,9 +20,10 @@
 #include <vector>
 
 #include "kvtier/backend/backend.h"
+#include "kvtier/block/slot_allocator.h"
 #include "kvtier/block/tier.h"
 #include "kvtier/core/geometry.h"
-#include "kvtier/transfer/slot_arena.h"
+#include "kvtier/transfer/pool_view.h"
 #include "kvtier/transfer/staging_ring.h"
 #include "kvtier/transfer/transfer_config.h"
 #include "kvtier/transfer/transfer_event.h"
@@ -66,14 +67,14 @@ class TransferEngine {
   };
   Staged stage_layer(StagingRing& ring, int layer, std::span<const SlotIndex> host_slots);
 
-  // Writes whole GPU slots back to host slots taken from `host_pool` (which must be the pool of
-  // the host view). With too few free host slots the event carries OutOfMemory, no slot is taken
-  // and nothing moves.
+  // Writes whole GPU slots back to host slots taken from `host_slots` (the allocator behind the
+  // host view: view_of(host pool, host_slots)). With too few free host slots the event carries
+  // OutOfMemory, no slot is taken and nothing moves.
   struct Offload {
     TransferEvent event;
     std::vector<SlotIndex> host_slots;  // host_slots[i] receives gpu_slots[i]
   };
-  Offload offload(std::span<const SlotIndex> gpu_slots, SlotArena& host_pool);
+  Offload offload(std::span<const SlotIndex> gpu_slots, SlotAllocator& host_slots);
 
   // Waits for every batch submitted so far; throws the first device error.
   void synchronize();

@@ -4,6 +4,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "kvtier/core/error.h"
 
@@ -26,6 +27,26 @@ TEST(SlotAllocator, HandsOutEverySlotOnceThenOutOfMemory) {
     EXPECT_NE(std::string(e.what()).find("host"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("5 slots"), std::string::npos) << e.what();
   }
+}
+
+TEST(SlotAllocator, BulkAllocateIsAllOrNothing) {
+  SlotAllocator a(8, Tier::kHost);
+  const std::vector<SlotIndex> first = a.allocate(std::size_t{5});
+  EXPECT_EQ(first, (std::vector<SlotIndex>{0, 1, 2, 3, 4}));
+  try {
+    a.allocate(std::size_t{4});
+    FAIL() << "allocated 4 slots with 3 free";
+  } catch (const OutOfMemory& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("host"), std::string::npos) << m;
+    EXPECT_NE(m.find("exhausted: 4 slots asked for, 3 of 8 free"), std::string::npos) << m;
+    EXPECT_NE(m.find("fixed at start"), std::string::npos) << m;
+  }
+  EXPECT_EQ(a.available(), 3u);  // nothing taken by the failed call
+  a.free(first[1]);
+  EXPECT_EQ(a.allocate(std::size_t{4}), (std::vector<SlotIndex>{5, 6, 7, 1}));  // FIFO order
+  EXPECT_EQ(a.available(), 0u);
+  EXPECT_TRUE(a.allocate(std::size_t{0}).empty());
 }
 
 TEST(SlotAllocator, FreedSlotsComeBackLastFifo) {

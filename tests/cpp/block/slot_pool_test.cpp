@@ -18,6 +18,7 @@ TEST(SlotPool, CarvesOneAllocationIntoSlotsAndLayers) {
   EXPECT_EQ(pool.slot_bytes(), g.slot_bytes());
   EXPECT_EQ(pool.bytes(), 6 * g.slot_bytes());
   EXPECT_EQ(pool.buffer().kind(), MemoryKind::kDevice);
+  EXPECT_GE(pool.allocation_seconds(), 0.0);
   for (SlotIndex i = 0; i < 6; ++i) {
     EXPECT_EQ(pool.slot_address(i), pool.base() + i * g.slot_bytes());
     EXPECT_EQ(pool.slot_address(SlotRef{Tier::kGpu, i}), pool.slot_address(i));

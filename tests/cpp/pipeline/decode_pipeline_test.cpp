@@ -19,7 +19,7 @@
 #include "kvtier/core/error.h"
 #include "kvtier/pipeline/decode_pipeline.h"
 #include "kvtier/transfer/disk_block_index.h"
-#include "kvtier/transfer/slot_arena.h"
+#include "kvtier/transfer/pool_view.h"
 #include "pipeline/synthetic_kv.h"
 
 namespace kvtier::pipeline {

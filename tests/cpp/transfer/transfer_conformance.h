@@ -179,8 +179,7 @@ inline void check_errors(Backend& b, TransferConfig cfg) {
       e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kGpu, 2}, {Tier::kHost, 5}, {}, 0})),
       "both read and written");
   expect_rejected<InvalidArgument>(e.submit_layer(rig.g().layers, with(good)), "layer");
-  const std::vector<SlotIndex> released{9};
-  rig.host().release(released);
+  rig.host_used().free(9);
   expect_rejected<InvalidArgument>(
       e.submit(with({SlotMove::Kind::kMove, 2, {Tier::kHost, 9}, {Tier::kGpu, 3}, {}, 0})), "not owned");
   Buffer small = b.allocate(MemoryKind::kDevice, rig.g().layer_bytes());
@@ -188,14 +187,14 @@ inline void check_errors(Backend& b, TransferConfig cfg) {
   expect_rejected<InvalidArgument>(e.gather_layer(0, two, small.data(), small.bytes()), "need");
   // Exhausted pool: 1 slot free (9), 2 asked for.
   const std::vector<SlotIndex> gpu_slots{0, 1};
-  auto off = e.offload(gpu_slots, rig.host());
+  auto off = e.offload(gpu_slots, rig.host_used());
   expect_rejected<OutOfMemory>(off.event, "exhausted");
   EXPECT_TRUE(off.host_slots.empty());
-  EXPECT_EQ(rig.host().free_slots(), 1u);
+  EXPECT_EQ(rig.host_used().available(), 1u);
   rig.expect_all_match("after rejected batches");  // nothing moved
   // The engine still works: an offload that fits, and a good batch.
   const std::vector<SlotIndex> one{5};
-  auto ok = e.offload(one, rig.host());
+  auto ok = e.offload(one, rig.host_used());
   ok.event.synchronize();
   ASSERT_EQ(ok.host_slots.size(), 1u);
   EXPECT_EQ(ok.host_slots[0], 9u);

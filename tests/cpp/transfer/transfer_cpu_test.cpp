@@ -26,19 +26,23 @@ TEST_F(CpuTransferTest, ErrorsOnTheEvent) { testing::check_errors(*b_, {}); }
 
 TEST_F(CpuTransferTest, BadConfigAndViews) {
   const Geometry g = testing::test_geometry();
-  SlotArena gpu(*b_, Tier::kGpu, MemoryKind::kDevice, g.slot_bytes(), 4);
-  SlotArena host(*b_, Tier::kHost, MemoryKind::kPinnedHost, g.slot_bytes(), 4);
+  const SlotPool gpu_pool(*b_, Tier::kGpu, g, 4), host_pool(*b_, Tier::kHost, g, 4);
+  const PoolView gpu = view_of(gpu_pool), host = view_of(host_pool);
   TransferConfig bad;
   bad.copy_sms = 0;
-  EXPECT_THROW(TransferEngine(*b_, g, gpu.view(), host.view(), bad), InvalidArgument);
-  EXPECT_THROW(TransferEngine(*b_, g, host.view(), gpu.view()), InvalidArgument);  // tiers swapped
+  EXPECT_THROW(TransferEngine(*b_, g, gpu, host, bad), InvalidArgument);
+  EXPECT_THROW(TransferEngine(*b_, g, host, gpu), InvalidArgument);  // tiers swapped
   Geometry other = g;
   other.block_tokens = 32;
-  EXPECT_THROW(TransferEngine(*b_, other, gpu.view(), host.view()), InvalidArgument);  // slot size
-  SlotArena pageable(*b_, Tier::kHost, MemoryKind::kHost, g.slot_bytes(), 4);
+  EXPECT_THROW(TransferEngine(*b_, other, gpu, host), InvalidArgument);  // slot size
+  // SlotPool's host tier is always pinned; pageable host memory needs a view of its own.
+  Buffer pageable_memory = b_->allocate(MemoryKind::kHost, host.bytes());
+  PoolView pageable = host;
+  pageable.kind = MemoryKind::kHost;
+  pageable.base = pageable_memory.as<std::byte>();
   TransferConfig kernel;
   kernel.h2d = CopyMethod::kKernel;
-  EXPECT_THROW(TransferEngine(*b_, g, gpu.view(), pageable.view(), kernel), InvalidArgument);
+  EXPECT_THROW(TransferEngine(*b_, g, gpu, pageable, kernel), InvalidArgument);
   EXPECT_EQ(parse_copy_method("batch"), CopyMethod::kMemcpyBatch);
   EXPECT_THROW(parse_copy_method("dma"), InvalidArgument);
 }

@@ -86,8 +86,7 @@ TEST(CudaTransfer, LlamaSlicesThroughKernel) {
 void run_device_error_child() {
   auto b = make_backend(BackendChoice::kCuda);
   const Geometry g = testing::test_geometry();
-  SlotArena host(*b, Tier::kHost, MemoryKind::kPinnedHost, g.slot_bytes(), 4);
-  host.allocate(4);
+  const SlotPool host(*b, Tier::kHost, g, 4);
   PoolView gpu;
   gpu.tier = Tier::kGpu;
   gpu.kind = MemoryKind::kDevice;
@@ -98,7 +97,7 @@ void run_device_error_child() {
   gpu.slots = 4;
   TransferConfig c;
   c.h2d = CopyMethod::kKernel;
-  TransferEngine e(*b, g, gpu, host.view(), c);
+  TransferEngine e(*b, g, gpu, view_of(host), c);
   const std::vector<SlotMove> moves{{SlotMove::Kind::kMove, 0, {Tier::kHost, 1}, {Tier::kGpu, 2}, {}, 0}};
   auto ev = e.submit(moves);
   if (ev.rejected()) std::_Exit(3);  // the batch itself must be valid: the error is the device's

@@ -1,5 +1,6 @@
-// Test rig of the transfer engine: a GPU and a host slot pool with random contents, the engine, and
-// a host-side shadow of what every slot must hold. Used by the CPU and CUDA tests.
+// Test rig of the transfer engine: a GPU and a host slot pool with random contents, an allocator
+// per pool (which slots hold blocks), the engine, and a host-side shadow of what every slot must
+// hold. Used by the CPU and CUDA tests.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,7 +13,7 @@
 
 #include "kvtier/backend/backend.h"
 #include "kvtier/core/geometry.h"
-#include "kvtier/transfer/slot_arena.h"
+#include "kvtier/transfer/pool_view.h"
 #include "kvtier/transfer/transfer_engine.h"
 
 namespace kvtier::testing {
@@ -36,46 +37,47 @@ class TransferRig {
               std::uint64_t seed)
       : b_(b),
         g_(std::move(g)),
-        gpu_(b, Tier::kGpu, MemoryKind::kDevice, g_.slot_bytes(), gpu_slots),
-        host_(b, Tier::kHost, MemoryKind::kPinnedHost, g_.slot_bytes(), host_slots),
+        gpu_(b, Tier::kGpu, g_, gpu_slots),
+        host_(b, Tier::kHost, g_, host_slots),
+        gpu_used_(gpu_slots, Tier::kGpu),
+        host_used_(host_slots, Tier::kHost),
         rng_(seed),
         stream_(b.create_stream()) {
     gpu_shadow_.resize(gpu_slots);
     host_shadow_.resize(host_slots);
     for (SlotIndex s = 0; s < gpu_slots; ++s) {
       gpu_shadow_[s] = random_bytes(rng_, g_.slot_bytes());
-      b_.copy_async(gpu_.slot(s), gpu_shadow_[s].data(), g_.slot_bytes(), *stream_);
+      b_.copy_async(gpu_.slot_address(s), gpu_shadow_[s].data(), g_.slot_bytes(), *stream_);
     }
     for (SlotIndex s = 0; s < host_slots; ++s) {
       host_shadow_[s] = random_bytes(rng_, g_.slot_bytes());
-      std::memcpy(host_.slot(s), host_shadow_[s].data(), g_.slot_bytes());
+      std::memcpy(host_.slot_address(s), host_shadow_[s].data(), g_.slot_bytes());
     }
     stream_->synchronize();
-    engine_ = std::make_unique<TransferEngine>(b_, g_, gpu_.view(), host_.view(), cfg);
-    // Every slot holds a block unless a test releases it.
-    std::vector<SlotIndex> all_gpu(gpu_slots), all_host(host_slots);
-    for (SlotIndex s = 0; s < gpu_slots; ++s) all_gpu[s] = s;
-    for (SlotIndex s = 0; s < host_slots; ++s) all_host[s] = s;
-    gpu_.allocate_exact(all_gpu);
-    host_.allocate_exact(all_host);
+    engine_ = std::make_unique<TransferEngine>(b_, g_, view_of(gpu_, gpu_used_),
+                                               view_of(host_, host_used_), cfg);
+    // Every slot holds a block unless a test frees it.
+    gpu_used_.allocate(gpu_slots);
+    host_used_.allocate(host_slots);
   }
 
   Backend& backend() { return b_; }
   const Geometry& g() const { return g_; }
-  SlotArena& gpu() { return gpu_; }
-  SlotArena& host() { return host_; }
+  const SlotPool& gpu() const { return gpu_; }
+  // Which host slots hold blocks (what offload() takes slots from).
+  SlotAllocator& host_used() { return host_used_; }
   TransferEngine& engine() { return *engine_; }
   std::mt19937_64& rng() { return rng_; }
   Stream& stream() { return *stream_; }
   Bytes& shadow(SlotRef r) {
     return r.tier == Tier::kGpu ? gpu_shadow_[r.slot] : host_shadow_[r.slot];
   }
-  SlotArena& pool(Tier t) { return t == Tier::kGpu ? gpu_ : host_; }
+  const SlotPool& pool(Tier t) const { return t == Tier::kGpu ? gpu_ : host_; }
 
   // Bytes now in a slot (after all the engine's work is done).
   Bytes read_slot(SlotRef r) {
     Bytes out(g_.slot_bytes());
-    b_.copy_async(out.data(), pool(r.tier).slot(r.slot), out.size(), *stream_);
+    b_.copy_async(out.data(), pool(r.tier).slot_address(r.slot), out.size(), *stream_);
     stream_->synchronize();
     return out;
   }
@@ -149,7 +151,8 @@ class TransferRig {
  private:
   Backend& b_;
   Geometry g_;
-  SlotArena gpu_, host_;
+  SlotPool gpu_, host_;
+  SlotAllocator gpu_used_, host_used_;  // outlive the engine, whose views ask them
   std::mt19937_64 rng_;
   std::unique_ptr<Stream> stream_;
   std::unique_ptr<TransferEngine> engine_;
