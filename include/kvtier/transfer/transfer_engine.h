@@ -39,7 +39,8 @@ struct BatchPlan;
 class TransferEngine {
  public:
   // `gpu` must be device memory, `host` host memory (pinned for the copy kernel); both with
-  // slot_bytes == g.slot_bytes(). The views (and the memory behind them) must outlive the engine.
+  // slot_bytes == g.slot_bytes(). The views (and the memory and allocators behind them) must
+  // outlive the engine.
   TransferEngine(Backend& backend, const Geometry& g, PoolView gpu, PoolView host,
                  TransferConfig config = {});
   ~TransferEngine();
