@@ -8,6 +8,8 @@
 
 #include "disk_test_util.h"
 #include "kvtier/core/error.h"
+#include "kvtier/core/geometry.h"
+#include "kvtier/transfer/disk_store.h"
 #include "transfer/disk/aligned_buffer.h"
 #include "transfer/disk/slot_header.h"
 
@@ -29,6 +31,17 @@ TEST(DiskLayout, SlotsFilesAndOffsets) {
   EXPECT_EQ(DiskLayout::make(payload, 10 * stride, 4 * stride, 3u).files, 4u);
   // Unaligned payloads are padded to 4 KiB.
   EXPECT_EQ(DiskLayout::make(100, 1 << 20, 1 << 30, std::nullopt).stride, 8192u);
+}
+
+TEST(DiskLayout, QueueDepthKeepsAQuarterGibibyteInFlight) {
+  Geometry g = preset("llama-3.1-8b");  // 2 MiB slots (+ 4 KiB header): 128 requests
+  EXPECT_EQ(disk_queue_depth(g, 0), 128);
+  EXPECT_EQ(disk_queue_depth(g, 7), 7);  // asked for: kept
+  EXPECT_EQ(disk_queue_depth(preset("tiny"), 0), 256);  // small slots: at most 256
+  g.block_tokens = 256;                                 // 32 MiB slots: at least 32
+  EXPECT_EQ(disk_queue_depth(g, 0), 32);
+  EXPECT_THROW(disk_queue_depth(g, -1), InvalidArgument);
+  EXPECT_THROW(disk_queue_depth(g, 1025), InvalidArgument);
 }
 
 TEST(DiskLayout, RefusesBudgetsWithoutASlot) {
