@@ -1,5 +1,4 @@
 // The CPU backend: "device" memory is host memory, each stream is a worker thread.
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,6 +10,7 @@
 #include <thread>
 
 #include "backend/factories.h"
+#include "backend/host_pages.h"
 #include "backend/stream_errors.h"
 #include "kvtier/core/error.h"
 #include "kvtier/core/units.h"
@@ -177,17 +177,11 @@ class CpuEvent final : public Event {
 };
 
 Buffer allocate_host(MemoryKind kind, std::size_t bytes) {
-  // Large buffers in 2 MiB pages where the kernel allows (THP "madvise"): physically contiguous
-  // I/O buffers take a fraction of the DMA segments of 4 KiB pages, as pinned pools do.
-  constexpr std::size_t kHuge = 2u << 20;
-  const std::size_t align = bytes >= kHuge ? kHuge : 4096;
-  const std::size_t rounded = (bytes + align - 1) / align * align;
-  void* p = std::aligned_alloc(align, rounded);
+  void* p = allocate_host_pages(bytes).data;  // large buffers in huge pages, as pinned pools are
   if (p == nullptr) {
     throw OutOfMemory("could not allocate " + format_size(bytes) + " of " + memory_kind_name(kind) +
                       " memory (CPU backend)");
   }
-  if (align == kHuge) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: may be refused
   return Buffer(p, bytes, kind, [](void* q) { std::free(q); });
 }
 

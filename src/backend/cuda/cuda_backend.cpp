@@ -1,6 +1,5 @@
 // The CUDA backend: a thin checked wrapper over the CUDA runtime.
 #include <cuda_runtime.h>
-#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -9,6 +8,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/factories.h"
+#include "backend/host_pages.h"
 #include "backend/stream_errors.h"
 #include "kvtier/core/units.h"
 
@@ -215,18 +215,14 @@ class CudaBackend final : public Backend {
  private:
   static constexpr std::size_t kHugePage = 2u << 20;
 
-  // Pinned memory in 2 MiB pages where the kernel gives them (THP "always" or "madvise"): host
-  // memory advised into huge pages, then registered (mapped, portable). Fewer, physically
-  // contiguous pages mean fewer DMA segments for O_DIRECT disk I/O into the buffer (a virtio disk
-  // read 2.5x faster into huge pages) and fewer pages for the driver to pin. Empty when
+  // Pinned memory in huge pages (backend/host_pages.h), registered (mapped, portable). Empty when
   // registration fails (the caller falls back to cudaHostAlloc); only used where the device
   // addresses registered memory by its host pointer, as it does cudaHostAlloc's.
   std::optional<Buffer> pin_huge(std::size_t bytes) {
-    const std::size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    void* p = std::aligned_alloc(kHugePage, rounded);
+    const HostPages h = allocate_host_pages(bytes);
+    void* p = h.data;
     if (p == nullptr) return std::nullopt;
-    ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only
-    if (cudaHostRegister(p, rounded, cudaHostRegisterMapped | cudaHostRegisterPortable) !=
+    if (cudaHostRegister(p, h.bytes, cudaHostRegisterMapped | cudaHostRegisterPortable) !=
         cudaSuccess) {
       cudaGetLastError();  // clear; cudaHostAlloc decides
       std::free(p);

@@ -1,11 +1,7 @@
 // A zero-filled host buffer aligned for O_DIRECT (4 KiB), owned; for headers, bounce copies and
-// the raw ceiling's buffers. From 2 MiB on it is 2 MiB-aligned and advised into huge pages, as the
-// CPU backend's host buffers are: on a virtio disk, reads into scattered 4 KiB pages (more DMA
-// segments than the queue takes, so requests are split) ran at 1.1 GB/s where the same reads into
-// huge pages ran at 2.7 GB/s.
+// the raw ceiling's buffers. From 2 MiB on it is in huge pages (backend/host_pages.h), as the
+// backends' host buffers are.
 #pragma once
-
-#include <sys/mman.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +9,7 @@
 #include <cstring>
 #include <new>
 
+#include "backend/host_pages.h"
 #include "kvtier/core/error.h"
 #include "kvtier/core/units.h"
 
@@ -31,15 +28,13 @@ class AlignedBuffer {
  public:
   AlignedBuffer() = default;
   explicit AlignedBuffer(std::size_t bytes) {
-    constexpr std::size_t kHuge = 2u << 20;
-    const std::size_t align = bytes >= kHuge ? kHuge : kDirectAlign;
-    bytes_ = align_up(bytes, align);
-    data_ = static_cast<unsigned char*>(std::aligned_alloc(align, bytes_));
+    const kvtier::detail::HostPages h = kvtier::detail::allocate_host_pages(bytes);
+    data_ = static_cast<unsigned char*>(h.data);
+    bytes_ = h.bytes;
     if (data_ == nullptr) {
       throw OutOfMemory("disk tier: could not allocate an aligned buffer of " +
                         format_size(bytes_));
     }
-    if (align == kHuge) ::madvise(data_, bytes_, MADV_HUGEPAGE);  // advice: may be refused
     std::memset(data_, 0, bytes_);
   }
   AlignedBuffer(AlignedBuffer&& o) noexcept : data_(o.data_), bytes_(o.bytes_) {
