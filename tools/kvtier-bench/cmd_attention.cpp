@@ -29,7 +29,7 @@ using namespace kvtier::attention;
 struct AttnOptions {
   CommonOptions common;
   int context = 32768, batch = 1, q_tokens = 1, iters = 0, reps = 5, threads = 0, splits = 0;
-  int verify_seqs = 4, verify_heads = 2;
+  int verify_seqs = 4, verify_heads = 2, trace = 0;
   bool verify = true, causal = true;
   std::string isa = "auto";
   std::string layout = "shuffled";
@@ -182,7 +182,73 @@ struct Timing {
   double attn_s = 0, ceiling_s = 0;
   int splits = 0, copies = 1;
   std::string isa;
+  nlohmann::json trace;  // GPU --trace: launch timeline summary
 };
+
+double median(std::vector<double> v);
+
+// Summary of `launches` traced back-to-back launches of `ctas` CTAs each (GpuDecoder::set_trace):
+// per launch, microseconds from its first CTA's entry to each mark (over the CTAs that had work),
+// the split merge's length and the gap after the previous launch; the median of each over the
+// launches, printed and returned as JSON.
+nlohmann::json summarize_trace(const std::vector<unsigned long long>& w, int launches, long long ctas) {
+  constexpr int W = GpuDecoder::kTraceWords;
+  std::vector<std::string> names = {"entry (last CTA)", "wait done (last)", "main loop done (median)",
+                                    "main loop done (last)", "partial written (last)",
+                                    "split counted (last)", "done (last)", "split merge (longest)",
+                                    "merging CTA: loop done -> done", "gap after previous launch",
+                                    "launch period"};
+  std::vector<std::vector<double>> v(names.size());
+  double prev_end = 0, prev_start = 0;
+  for (int l = 0; l < launches; ++l) {
+    const unsigned long long* t = w.data() + static_cast<std::size_t>(l) * ctas * W;
+    double t0 = 1e300;
+    for (long long c = 0; c < ctas; ++c) t0 = std::min(t0, static_cast<double>(t[c * W]));
+    auto rel = [&](long long c, int k) { return (static_cast<double>(t[c * W + k]) - t0) * 1e-3; };
+    double entry = 0, waited = 0, loop_last = 0, written = 0, counted = 0, done = 0, merge = 0;
+    double merger_path = 0, merger_done = -1;
+    std::vector<double> loops;
+    for (long long c = 0; c < ctas; ++c) {
+      entry = std::max(entry, rel(c, 0));
+      waited = std::max(waited, rel(c, 1));
+      if (t[c * W + 7] == 2) continue;  // no work
+      loops.push_back(rel(c, 2));
+      loop_last = std::max(loop_last, rel(c, 2));
+      written = std::max(written, rel(c, 3));
+      counted = std::max(counted, rel(c, 4));
+      done = std::max(done, rel(c, 5));
+      if (t[c * W + 7] == 1) {
+        merge = std::max(merge, rel(c, 5) - rel(c, 4));
+        if (rel(c, 5) > merger_done) {
+          merger_done = rel(c, 5);
+          merger_path = rel(c, 5) - rel(c, 2);
+        }
+      }
+    }
+    const double end_abs = t0 * 1e-3 + done;
+    const std::vector<double> row = {entry, waited, median(loops), loop_last, written, counted,
+                                     done, merge, merger_path,
+                                     l > 0 ? t0 * 1e-3 - prev_end : 0.0,
+                                     l > 0 ? t0 * 1e-3 - prev_start : 0.0};
+    prev_end = end_abs;
+    prev_start = t0 * 1e-3;
+    if (l == 0) continue;  // the gap and period need a previous launch
+    for (std::size_t k = 0; k < row.size(); ++k) v[k].push_back(row[k]);
+  }
+  nlohmann::json out;
+  out["launches"] = launches;
+  out["ctas"] = ctas;
+  Table tab({"trace (us from the launch's first CTA entry)", "median", "min", "max"});
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    if (v[k].empty()) continue;
+    const double med = median(v[k]), lo = *std::min_element(v[k].begin(), v[k].end()),
+                 hi = *std::max_element(v[k].begin(), v[k].end());
+    tab.add({names[k], fixed(med, 2), fixed(lo, 2), fixed(hi, 2)});
+    out["median_us"][names[k]] = med;
+  }
+  tab.print();
+  return out;
+}
 
 // GPU: KV in device memory, rotated over enough copies that repeated runs do not hit in L2.
 Timing time_gpu(Backend& be, const HostData& d, const AttnOptions& opt, std::vector<float>& o_host,
@@ -265,6 +331,21 @@ Timing time_gpu(Backend& be, const HostData& d, const AttnOptions& opt, std::vec
   t.attn_s = median(attn);
   t.ceiling_s = median(ceil);
   t.splits = dec.last_splits();
+  if (opt.trace > 0) {  // back-to-back launches, as in the timed loop, each with its timeline
+    const long long ctas = dec.last_grid_ctas();
+    const std::size_t per = static_cast<std::size_t>(ctas) * GpuDecoder::kTraceWords;
+    Buffer tr = be.allocate(MemoryKind::kDevice, per * opt.trace * 8);
+    be.fill_async(tr.data(), 0, tr.bytes(), st);
+    for (int i = 0; i < opt.trace; ++i) {
+      dec.set_trace(tr.as<unsigned long long>() + i * per, per);
+      dec.run(args_for(i % copies), st);
+    }
+    dec.set_trace(nullptr, 0);
+    std::vector<unsigned long long> w(per * opt.trace);
+    be.copy_async(w.data(), tr.data(), tr.bytes(), st);
+    st.synchronize();
+    t.trace = summarize_trace(w, opt.trace, ctas);
+  }
   return t;
 }
 
@@ -382,6 +463,7 @@ int run_attention(const AttnOptions& opt) {
   if (backend->kind() == BackendKind::kCuda) {
     doc["splits"] = t.splits;
     doc["kv_copies_rotated"] = t.copies;
+    if (!t.trace.is_null()) doc["trace"] = t.trace;
     // A/B switches of the GPU kernel in effect (docs/attention.md), unset ones as "default".
     for (const char* name : {"KVTIER_ATTN_GPU_PDL", "KVTIER_ATTN_GPU_INTERLEAVE"}) {
       const char* v = std::getenv(name);
@@ -425,6 +507,9 @@ void add_attention_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--isa", opts->isa, "CPU kernel: auto, portable, avx2, avx512, avx512bf16")
       ->capture_default_str();
   cmd->add_option("--splits", opts->splits, "GPU: force splits a sequence (0: automatic)")
+      ->capture_default_str();
+  cmd->add_option("--trace", opts->trace,
+                  "GPU: launches to trace after the timing (per-CTA %globaltimer marks; 0: off)")
       ->capture_default_str();
   cmd->add_option("--verify-seqs", opts->verify_seqs, "Sequences sampled for verification")
       ->capture_default_str();

@@ -30,6 +30,20 @@ class GpuDecoder {
   // Forces the split count per sequence (0: automatic). Tests use it to cover split paths.
   void force_splits(int splits) { forced_splits_ = splits; }
 
+  // Launch timeline, for `kvtier-bench attention --trace`. While a buffer is set (device memory,
+  // `words` 64-bit words), every run writes kTraceWords words for each CTA c of its grid at
+  // buffer[c * kTraceWords]: the %globaltimer (ns) at entry, after the grid dependency wait, main
+  // loop done, partial state written, split counted and done; then the CTA's SM and 1 where it
+  // merged the splits, 2 where it had no work, else 0. A run whose grid needs more words throws
+  // before launching. nullptr turns it off.
+  static constexpr int kTraceWords = 8;
+  void set_trace(unsigned long long* buffer, std::size_t words) {
+    trace_ = buffer;
+    trace_words_ = buffer ? words : 0;
+  }
+  // CTAs of the last run's grid.
+  long long last_grid_ctas() const { return last_grid_ctas_; }
+
  private:
   Backend& backend_;
   Buffer workspace_;
@@ -37,6 +51,9 @@ class GpuDecoder {
   int sms_ = 0;
   int last_splits_ = 0;
   int forced_splits_ = 0;
+  long long last_grid_ctas_ = 0;
+  unsigned long long* trace_ = nullptr;
+  std::size_t trace_words_ = 0;
 };
 
 // Reads `bytes` bytes at `data` (device memory) with 16-byte loads over the whole GPU: the read

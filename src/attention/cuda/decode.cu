@@ -186,6 +186,14 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   p.scale_log2 = s.scale * detail::kLog2e;
   p.causal = s.causal ? 1 : 0;
   const dim3 grid(m_tiles * s.kv_heads, max_splits, s.batch);
+  last_grid_ctas_ = static_cast<long long>(grid.x) * grid.y * grid.z;
+  static_assert(cuda::kTraceWords == GpuDecoder::kTraceWords);
+  if (trace_ && static_cast<std::size_t>(last_grid_ctas_) * kTraceWords > trace_words_) {
+    throw InvalidArgument("attention: the trace buffer holds " + std::to_string(trace_words_) +
+                          " words; this grid needs " +
+                          std::to_string(last_grid_ctas_ * kTraceWords));
+  }
+  p.trace = trace_;
   static const int interleave = env_or("KVTIER_ATTN_GPU_INTERLEAVE", "1") == "0" ? 0 : 1;
   p.interleave = interleave;
   l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()), use_pdl());

@@ -12,6 +12,20 @@
 
 namespace kvtier::attention::cuda {
 
+// Thread 0 records mark k of this CTA's timeline (DecodeParams::trace) when the launch is traced;
+// marks from `first` to kTraceDone when given a range.
+__device__ __forceinline__ void trace_marks(const DecodeParams& p, int first, int last,
+                                            unsigned long long merged = 0) {
+  if (p.trace == nullptr || threadIdx.x != 0) return;
+  const unsigned long long now = globaltimer_ns();
+  const long long cta =
+      blockIdx.x + gridDim.x * (blockIdx.y + static_cast<long long>(gridDim.y) * blockIdx.z);
+  unsigned long long* t = p.trace + cta * kTraceWords;
+  for (int k = first; k <= last; ++k) t[k] = now;
+  t[kTraceSm] = sm_id();
+  t[kTraceMerged] = merged;
+}
+
 // The split merge of the last CTA of a (sequence, head, m tile): warp w merges rows w, w + kWarps,
 // ... Each warp first stages its rows' lse of every split and the o of as many splits as fit in its
 // share of the shared memory with cp.async (all splits at once for the shapes that matter: one L2
@@ -203,13 +217,17 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, unsigned char*
         p.part_lse[split * static_cast<long long>(p.rows_total) + grow] = lse;
     }
   }
-  if (direct) return;
+  if (direct) {
+    trace_marks(p, kTraceWritten, kTraceDone);
+    return;
+  }
 
   // The last split of this (sequence, head, m tile) to finish merges all of them: thread 0 counts
   // the split done with a release (the CTA's partial writes, ordered before it by the barrier, are
   // visible before the count) and acquire (the last CTA then reads every split's partials).
   __shared__ unsigned last;
   __syncthreads();
+  trace_marks(p, kTraceWritten, kTraceWritten);
   if (threadIdx.x == 0) {
     unsigned* counter =
         p.counters + (static_cast<long long>(b) * p.kv_heads + h) * p.m_tiles + m_tile;
@@ -218,8 +236,14 @@ __device__ __forceinline__ void finish_cta(const DecodeParams& p, unsigned char*
     if (last) *counter = 0u;  // ready for the next launch
   }
   __syncthreads();
-  if (!last) return;
+  if (!last) {
+    trace_marks(p, kTraceCounted, kTraceDone);
+    return;
+  }
+  trace_marks(p, kTraceCounted, kTraceCounted);
   merge_splits_staged<D, kWarps, kSmemBytes>(p, smem, b, h, m_tile, rows_here, splits);
+  if (p.trace != nullptr) __syncthreads();  // uniform: the launch is traced or not
+  trace_marks(p, kTraceDone, kTraceDone, 1);
 }
 
 }  // namespace kvtier::attention::cuda

@@ -29,7 +29,16 @@ struct DecodeParams {
   int max_splits;
   int plan_keys;   // keys a planning unit (16: one step of a warp)
   int interleave;  // 1: the warps of all splits of a head interleave over its steps
+  // Timeline of the launch (GpuDecoder::trace_next), or null: thread 0 of CTA c writes
+  // trace[c * kTraceWords + k], the %globaltimer (ns) at mark k, then its SM id and whether it
+  // merged the splits.
+  unsigned long long* trace;
 };
+
+// Trace marks: entry, after the grid dependency wait, main loop done, partial state written,
+// split counted, done (after the split merge where this CTA did it); then SM id, merged (0/1).
+enum TraceMark { kTraceEntry, kTraceWaited, kTraceLoopDone, kTraceWritten, kTraceCounted,
+                 kTraceDone, kTraceSm, kTraceMerged, kTraceWords };
 
 // Splits of a sequence of `tiles` tiles and the tiles each split covers (the last may hold fewer).
 KVT_PLAN_HD void plan_splits(int tiles, int chunk_tiles, int fixed_splits, int max_splits,

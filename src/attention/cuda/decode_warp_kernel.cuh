@@ -73,14 +73,19 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
   // Programmatic dependent launch (sm_90): the next grid in the stream may be scheduled now (its
   // CTAs take the SM slots ours free, and wait at their own grid_dependency_wait); ours waits for
   // the previous grid here, before the first global access.
+  trace_marks(p, kTraceEntry, kTraceEntry);
   launch_dependents();
   grid_dependency_wait();
+  trace_marks(p, kTraceWaited, kTraceWaited);
   const int len = p.seq_lens[b];
   const int block_begin = p.block_begin[b];  // loaded with len, not after the split check
   const int tiles = (len + p.plan_keys - 1) / p.plan_keys;
   int splits, per;
   plan_splits(tiles, p.chunk_tiles, p.fixed_splits, p.max_splits, &splits, &per);
-  if (split >= splits) return;
+  if (split >= splits) {
+    trace_marks(p, kTraceLoopDone, kTraceDone, 2);  // 2: nothing to do
+    return;
+  }
   const void* const* blocks = p.blocks + block_begin;
 
   // Rows of this thread (g and g + 8 of the m tile) and the keys each sees.
@@ -281,6 +286,7 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
   }
   cp_async_wait<0>();
   __syncthreads();
+  trace_marks(p, kTraceLoopDone, kTraceLoopDone);
 
   finish_cta<D, Tr::kWarps, Tr::kSmemBytes>(p, smem, m_run, l_run, acc, b, h, m_tile, split,
                                             splits);
