@@ -27,109 +27,126 @@ __device__ __forceinline__ void trace_marks(const DecodeParams& p, int first, in
 }
 
 // The split merge of the last CTA of a (sequence, head, m tile): warp w merges rows w, w + kWarps,
-// ... Each warp stages its rows' lse of every split and the o of as many splits as fit in its share
-// of the shared memory with cp.async (all splits at once for the shapes that matter: one L2 round
-// trip), turns the lse into normalized weights (MergeAcc) in place, then sums the weighted o from
-// shared memory into a per-row accumulator there (the output on the last chunk).
-// Every loop here runs over runtime counts and stays rolled: this code runs once a launch in a few
-// CTAs, so its cost is instruction fetch. Unrolled over rows and columns it was 86 KiB of SASS and
-// took 3.3-4.3 us a launch (docs/attention-notes.md, session 4).
+// ... Each warp first stages its rows' lse of every split and the o of as many splits as fit in its
+// share of the shared memory with cp.async (all splits at once for the shapes that matter: one L2
+// round trip, where loads through registers took one per 16 splits; measured no faster than them:
+// docs/attention-notes.md, session 2 call 1), turns the lse into normalized weights (MergeAcc) in
+// place, then sums the weighted o from shared memory.
 // part_o must be 16-byte aligned (the decoder aligns it).
 template <int D, int kWarps, int kSmemBytes>
 __device__ __forceinline__ void merge_splits_staged(const DecodeParams& p, unsigned char* smem,
                                                     int b, int h, int m_tile, int rows_here,
                                                     int splits) {
   constexpr int kRows = (16 + kWarps - 1) / kWarps;  // rows a warp at most
+  constexpr int kCols = (D + 31) / 32;               // columns a lane
   constexpr int kWarpFloats = kSmemBytes / 4 / kWarps / 4 * 4;
-  static_assert(kWarpFloats >= kRows * (256 + 4 + 2 * D), "lse, accumulator and one split of o");
+  static_assert(kWarpFloats >= kRows * (256 + 4 + D), "every lse and one split of o must fit");
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int nr = warp < rows_here ? (rows_here - warp + kWarps - 1) / kWarps : 0;
   if (nr == 0) return;
   float* s_w = reinterpret_cast<float*>(smem) + warp * kWarpFloats;  // [nr][splits]: lse, weights
   const int lse_floats = (nr * splits + 3) / 4 * 4;
-  float* s_acc = s_w + lse_floats;  // [nr][D] weighted sums of the chunks so far
-  float* s_o = s_acc + nr * D;      // [chunk][nr][D]
-  const int chunk = min(splits, (kWarpFloats - lse_floats - nr * D) / (nr * D));
+  float* s_o = s_w + lse_floats;  // [chunk][nr][D]
+  const int chunk = min(splits, (kWarpFloats - lse_floats) / (nr * D));
   const std::uint32_t o_addr = smem_addr(s_o);
   const long long part_stride = static_cast<long long>(p.rows_total);
-  auto global_row = [&](int j) {
+  long long grow[kRows];
+#pragma unroll
+  for (int j = 0; j < kRows; ++j) {
     const int r = m_tile * 16 + warp + j * kWarps, t = r / p.group, i = r % p.group;
-    return (static_cast<long long>(b) * p.q_tokens + t) * p.q_heads + h * p.group + i;
-  };
+    grow[j] = (static_cast<long long>(b) * p.q_tokens + t) * p.q_heads + h * p.group + i;
+  }
   // o of splits [first, first + count) of this warp's rows into s_o, 16 bytes a copy.
   auto stage_o = [&](int first, int count) {
-#pragma unroll 1
-    for (int j = 0; j < nr; ++j) {
-      const float* src = p.part_o + (first * part_stride + global_row(j)) * D;
-#pragma unroll 1
+#pragma unroll
+    for (int j = 0; j < kRows; ++j) {
+      if (j >= nr) break;
+      const float* src = p.part_o + (first * part_stride + grow[j]) * D;
       for (int idx = lane; idx < count * (D / 4); idx += 32) {
         const int c = idx / (D / 4), q = idx % (D / 4);
         cp_async16(o_addr + ((c * nr + j) * D + q * 4) * 4, src + c * part_stride * D + q * 4, 16);
       }
     }
-    cp_async_commit();
   };
   stage_o(0, chunk);
+  cp_async_commit();
   // The lse through registers with L2 loads (a 4-byte cp.async would go through L1, which may hold
   // a stale line: the rows of other heads share it), in flight together with the copies.
-#pragma unroll 1
-  for (int j = 0; j < nr; ++j) {
-    const long long row = global_row(j);
-#pragma unroll 1
+#pragma unroll
+  for (int j = 0; j < kRows; ++j) {
+    if (j >= nr) break;
+#pragma unroll 8
     for (int i = lane; i < splits; i += 32)
-      s_w[j * splits + i] = __ldcg(p.part_lse + i * part_stride + row);
+      s_w[j * splits + i] = __ldcg(p.part_lse + i * part_stride + grow[j]);
   }
   cp_async_wait<0>();
   __syncwarp();
 
-  // Merged max and sum of each row (its lse goes out now), then its normalized weights in place.
-#pragma unroll 1
-  for (int j = 0; j < nr; ++j) {
-    detail::MergeAcc acc;
+  // Merged max and sum of each row, then its normalized weights in place of the lse.
+  detail::MergeAcc acc[kRows];
+#pragma unroll
+  for (int j = 0; j < kRows; ++j) {
+    if (j >= nr) break;
     float rescale, weight;
-#pragma unroll 1
-    for (int i = lane; i < splits; i += 32) acc.add(s_w[j * splits + i], &rescale, &weight);
+    for (int i = lane; i < splits; i += 32) acc[j].add(s_w[j * splits + i], &rescale, &weight);
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) {
       detail::MergeAcc other;
-      other.m = __shfl_xor_sync(0xffffffffu, acc.m, off);
-      other.sum = __shfl_xor_sync(0xffffffffu, acc.sum, off);
-      acc.combine(other);
+      other.m = __shfl_xor_sync(0xffffffffu, acc[j].m, off);
+      other.sum = __shfl_xor_sync(0xffffffffu, acc[j].sum, off);
+      acc[j].combine(other);
     }
-    __syncwarp();
-#pragma unroll 1
-    for (int i = lane; i < splits; i += 32) s_w[j * splits + i] = acc.weight_of(s_w[j * splits + i]);
-    if (lane == 0) p.lse[global_row(j)] = acc.lse();
+  }
+  __syncwarp();
+#pragma unroll
+  for (int j = 0; j < kRows; ++j) {
+    if (j >= nr) break;
+    for (int i = lane; i < splits; i += 32)
+      s_w[j * splits + i] = acc[j].weight_of(s_w[j * splits + i]);
   }
   __syncwarp();
 
-#pragma unroll 1
+  float v[kRows][kCols];
+#pragma unroll
+  for (int j = 0; j < kRows; ++j) {
+#pragma unroll
+    for (int k = 0; k < kCols; ++k) v[j][k] = 0.f;
+  }
   for (int first = 0; first < splits; first += chunk) {
     const int count = min(chunk, splits - first);
-    const bool last_chunk = first + count == splits;
     if (first > 0) {  // the common shapes have one chunk
       __syncwarp();
       stage_o(first, count);
+      cp_async_commit();
       cp_async_wait<0>();
       __syncwarp();
     }
-#pragma unroll 1
-    for (int j = 0; j < nr; ++j) {
-      const float* w = s_w + j * splits + first;
-      float* out = p.o + global_row(j) * D;
-#pragma unroll 1
-      for (int col = lane; col < D; col += 32) {
-        float v = first > 0 ? s_acc[j * D + col] : 0.f;
+#pragma unroll
+    for (int j = 0; j < kRows; ++j) {
+      if (j >= nr) break;
 #pragma unroll 4
-        for (int c = 0; c < count; ++c) {  // weight 0 for empty parts: never read their o
-          v += w[c] != 0.f ? w[c] * s_o[(c * nr + j) * D + col] : 0.f;
+      for (int c = 0; c < count; ++c) {
+        const float w = s_w[j * splits + first + c];  // 0 for empty parts: never read their o
+#pragma unroll
+        for (int k = 0; k < kCols; ++k) {
+          const int col = lane + 32 * k;
+          if (col < D) {
+            const float x = s_o[(c * nr + j) * D + col];
+            v[j][k] += w != 0.f ? w * x : 0.f;
+          }
         }
-        if (last_chunk)
-          out[col] = v;
-        else
-          s_acc[j * D + col] = v;
       }
     }
+  }
+#pragma unroll
+  for (int j = 0; j < kRows; ++j) {
+    if (j >= nr) break;
+#pragma unroll
+    for (int k = 0; k < kCols; ++k) {
+      const int col = lane + 32 * k;
+      if (col < D) p.o[grow[j] * D + col] = v[j][k];
+    }
+    if (lane == 0) p.lse[grow[j]] = acc[j].lse();
   }
 }
 

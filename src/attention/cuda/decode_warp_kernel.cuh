@@ -157,14 +157,12 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
     }
   };
 
-  // Start the copies before loading Q: both latencies overlap. Rolled: code that runs once a CTA
-  // costs its instruction fetch, not its loop overhead.
+  // Start the copies before loading Q: both latencies overlap.
   const char *lo = nullptr, *hi = nullptr;
-#pragma unroll 1
+#pragma unroll
   for (int i = 0; i < S - 1; ++i) {
-    const int id = first + i * stride;
-    step_blocks(id, lo, hi);
-    if (id < end) load_step(i, id, lo, hi);
+    step_blocks(ids[i], lo, hi);
+    if (ids[i] < end) load_step(i, ids[i], lo, hi);
     cp_async_commit();
   }
   const char *nlo = lo, *nhi = hi;
