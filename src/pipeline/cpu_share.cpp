@@ -26,6 +26,7 @@ void CpuShareWorker::start(std::vector<Layer> layers, std::vector<TransferEvent>
   abort_ = false;
   error_ = nullptr;
   compute_seconds_ = 0;
+  q_seen_.assign(layers_.size(), {});
   has_job_ = true;
   busy_ = true;
   cv_.notify_all();
@@ -80,6 +81,7 @@ void CpuShareWorker::loop() {
         seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::lock_guard<std::mutex> lock(mu_);
         compute_seconds_ = seconds;
+        q_seen_[l] = t0;
         done_ = static_cast<int>(l) + 1;
         cv_.notify_all();
       }

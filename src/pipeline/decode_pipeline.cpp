@@ -52,7 +52,8 @@ struct DecodePipeline::Impl {
   Buffer partials;            // device: [3][rows][head_dim] o, then [3][rows] lse
   Buffer cpu_q, cpu_partial;  // pinned: [layers][rows][head_dim] q; o [layers][rows][dim] + lse
   Buffer tables_host, tables_dev;
-  std::vector<std::unique_ptr<Event>> q_ready;  // [layers]
+  std::vector<std::unique_ptr<Event>> q_ready;     // [layers] q of the layer on its way to the host
+  std::vector<std::unique_ptr<Event>> parts_done;  // [layers] the GPU's own parts of the layer done
   std::unique_ptr<Event> gpu_start, gpu_end;
   std::vector<TransferEvent> pending;  // plans applied since the last step
 
@@ -106,7 +107,10 @@ DecodePipeline::DecodePipeline(Backend& backend, const Geometry& geometry, SlotP
     impl_->cpu_q = backend.allocate(MemoryKind::kPinnedHost, layers * rows * dim * geometry_.elem_bytes());
     impl_->cpu_partial = backend.allocate(MemoryKind::kPinnedHost, layers * rows * (dim + 1) * sizeof(float));
     impl_->cpu = std::make_unique<detail::CpuShareWorker>(config_.cpu_threads);
-    for (int l = 0; l < geometry_.layers; ++l) impl_->q_ready.push_back(backend.create_event());
+    for (int l = 0; l < geometry_.layers; ++l) {
+      impl_->q_ready.push_back(backend.create_event());
+      impl_->parts_done.push_back(backend.create_event());
+    }
   }
   impl_->gpu_start = backend.create_event();
   impl_->gpu_end = backend.create_event();
@@ -323,6 +327,7 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   }
 
   StepStats stats;
+  double cpu_side = 0;  // seconds, over the layers: the CPU share from q seen to result back
   m.gpu_start->record(compute);
   for (int l = 0; l < g.layers; ++l) {
     if (n_str > 0) {
@@ -384,9 +389,12 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
       if ((l + 1) % m.disk_staging->group_layers() == 0 || l + 1 == g.layers) m.disk_staging->finish(group, compute);
     }
     if (cpu_on && n_cpu > 0) {
+      m.parts_done[static_cast<std::size_t>(l)]->record(compute);
       const auto w0 = Clock::now();
       m.cpu->wait_layer(l);
-      stats.cpu_wait_seconds += std::chrono::duration<double>(Clock::now() - w0).count();
+      const auto back = Clock::now();
+      stats.cpu_wait_seconds += std::chrono::duration<double>(back - w0).count();
+      cpu_side += std::chrono::duration<double>(back - m.cpu->q_seen(l)).count();
       const float* o = m.cpu_partial.as<float>() + static_cast<std::size_t>(l) * max_rows * dim;
       const float* lse = m.cpu_partial.as<float>() + static_cast<std::size_t>(g.layers) * max_rows * dim +
                          static_cast<std::size_t>(l) * max_rows;
@@ -415,6 +423,15 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   if (cpu_on && n_cpu > 0) {
     stats.cpu_seconds = m.cpu->compute_seconds();
     planner_.observe_cpu(stats.cpu_bytes, stats.cpu_seconds);
+    // Balance: per layer, from its q being ready, until this thread had the CPU share's result
+    // (host clock) against until the GPU's own parts were done (GPU clock: events of one stream).
+    double gpu_side = 0;
+    for (int l = 0; l < g.layers; ++l) {
+      const auto i = static_cast<std::size_t>(l);
+      gpu_side += m.parts_done[i]->elapsed_ms(*m.q_ready[i]) * 1e-3;
+    }
+    stats.balance_seconds = (cpu_side - gpu_side) / g.layers;
+    planner_.observe_balance(host_blocks * g.layer_bytes(), stats.balance_seconds);
   }
   if (cpu_on) planner_.observe_step(host_blocks * g.layer_bytes(), stats.seconds);
   return stats;

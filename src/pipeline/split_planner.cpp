@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
 
 #include "kvtier/core/error.h"
 
@@ -58,71 +57,46 @@ double SplitPlanner::cpu_fraction(std::size_t host_bytes) {
     case CpuShare::Mode::kFixed: return share_.fraction;
     case CpuShare::Mode::kAuto: break;
   }
-  if (!search_.seeded && host_bytes > 0) {
-    search_.centre = model_fraction(host_bytes);
-    search_.seeded = true;
+  Auto& a = auto_;
+  if (!a.seeded && host_bytes > 0) {
+    a.x = std::max(kMinFraction, model_fraction(host_bytes));
+    a.seeded = true;
   }
-  return search_.dwell > 0 ? search_.centre : search_.point(search_.probe);
+  // Streaming alone on the second step and every kProbeEvery steps after; while it is the faster,
+  // the other way round: the balanced point is the probe.
+  const bool probe_step = a.steps == 1 || (a.steps > 1 && a.steps % kProbeEvery == 0);
+  a.probing = probe_step;
+  return a.probing == a.off ? a.x : 0.0;
 }
 
-double SplitPlanner::Search::point(int i) const {
-  // The first round measures streaming alone (x = 0) in place of centre - delta: with the
-  // hand-off's fixed cost a layer, any CPU share may lose to none, which no small step shows.
-  const double offsets[3] = {0.0, delta, first_round ? -centre : -delta};
-  return std::clamp(centre + offsets[i], 0.0, 1.0);
+void SplitPlanner::observe_balance(std::size_t host_bytes, double slack_seconds) {
+  if (share_.mode != CpuShare::Mode::kAuto || !auto_.seeded || host_bytes == 0 ||
+      !std::isfinite(slack_seconds)) {
+    return;
+  }
+  Auto& a = auto_;
+  const double per_byte = 1.0 / rates_.pcie + 1.0 / rates_.gpu + 1.0 / rates_.cpu;
+  if (a.last_slack != 0 && (slack_seconds > 0) != (a.last_slack > 0)) {
+    a.gain = std::max(0.1, a.gain / 2);  // crossed the balance point: smaller steps
+  } else {
+    a.gain = std::min(0.7, a.gain * 1.25);
+  }
+  a.last_slack = slack_seconds;
+  const double step = a.gain * slack_seconds / (static_cast<double>(host_bytes) * per_byte);
+  a.x = std::clamp(a.x - std::clamp(step, -0.2, 0.2), kMinFraction, 1.0);
 }
-
-namespace {
-
-// The vertex of the parabola through (x[i], f[i]) when it opens upwards and lies between the
-// smallest and largest x (interpolation only); nothing for repeated points or a flat or concave fit.
-std::optional<double> parabola_vertex(const double (&x)[3], const double (&f)[3]) {
-  const double lo = std::min({x[0], x[1], x[2]}), hi = std::max({x[0], x[1], x[2]});
-  if (x[0] == x[1] || x[1] == x[2] || x[0] == x[2]) return std::nullopt;
-  // f = a x^2 + b x + c through the three points (divided differences).
-  const double d01 = (f[1] - f[0]) / (x[1] - x[0]), d12 = (f[2] - f[1]) / (x[2] - x[1]);
-  const double a = (d12 - d01) / (x[2] - x[0]);
-  if (!(a > 0) || !std::isfinite(a)) return std::nullopt;
-  const double b = d01 - a * (x[0] + x[1]);
-  const double v = -b / (2 * a);
-  if (!(v >= lo && v <= hi)) return std::nullopt;
-  return v;
-}
-
-}  // namespace
 
 void SplitPlanner::observe_step(std::size_t host_bytes, double seconds) {
-  if (share_.mode != CpuShare::Mode::kAuto || !search_.seeded || host_bytes == 0 || !(seconds > 0)) return;
-  Search& s = search_;
-  if (s.dwell > 0) {
-    --s.dwell;
-    return;
-  }
-  s.cost[s.probe] = seconds / static_cast<double>(host_bytes);
-  if (++s.probe < 3) return;
-  s.probe = 0;
-  const int best = static_cast<int>(std::min_element(s.cost, s.cost + 3) - s.cost);
-  const double best_x = s.point(best);
-  const double xs[3] = {s.point(0), s.point(1), s.point(2)};
-  s.first_round = false;
-  if (const auto v = parabola_vertex(xs, s.cost)) {
-    // The three costs bend upwards around a minimum between the points: go to it, and probe next
-    // at about half the distance moved (at least the floor, so the search still settles).
-    s.delta = std::clamp(std::fabs(*v - s.centre) / 2, kMinDelta, 0.25);
-    s.centre = *v;
-    return;
-  }
-  if (best == 0) {
-    if (s.delta <= kMinDelta) s.dwell = kDwellSteps;
-    s.delta = std::max(kMinDelta, s.delta / 2);
-  } else if (best_x == 0.0) {
-    // No CPU share was fastest: stay there, probing only the smallest share next to it.
-    s.centre = 0.0;
-    s.delta = kMinDelta;
-  } else {
-    s.centre = best_x;
-    s.delta = std::min(0.25, s.delta * 1.5);
-  }
+  if (share_.mode != CpuShare::Mode::kAuto || !auto_.seeded || host_bytes == 0 || !(seconds > 0)) return;
+  Auto& a = auto_;
+  const double cost = seconds / static_cast<double>(host_bytes);
+  const bool ran_x = a.probing == a.off;  // the step ran at the balanced point (else at 0)
+  double& avg = ran_x ? a.cost_x : a.cost_0;
+  // A probe's cost replaces the old one (the machine may have changed since); the other is a
+  // running average over the steps since. The first step is not compared: it runs cold.
+  if (a.steps > 0) avg = avg == 0 || a.probing ? cost : 0.7 * avg + 0.3 * cost;
+  ++a.steps;
+  if (a.cost_0 > 0 && a.cost_x > 0) a.off = a.cost_0 < a.cost_x;
 }
 
 std::size_t SplitPlanner::cpu_blocks(std::size_t host_blocks, std::size_t block_bytes) {

@@ -328,8 +328,9 @@ int run(DecodeOptions o) {
                                  {"cpu_rate_gbps", r.rates.cpu / 1e9}, {"setup_s", r.setup_seconds},
                                  {"warmup_steps", base.warmup}});
           nlohmann::json trace = nlohmann::json::array();
-          for (const auto& [seconds, fraction] : r.trace) trace.push_back({seconds * 1e3, fraction});
-          doc["runs"].back()["steps_ms_cpu_fraction"] = std::move(trace);
+          for (const pipeline::StepStats& s : r.trace)
+            trace.push_back({s.seconds * 1e3, s.cpu_fraction, s.balance_seconds * 1e3});
+          doc["runs"].back()["steps_ms_cpu_fraction_balance_ms"] = std::move(trace);
           if (with_disk) {
             // What the disk tier saved: prompt tokens whose KV came from disk instead of a
             // prefill (~2 x parameters FLOPs a token: weight bytes are bf16, 2 bytes a parameter).

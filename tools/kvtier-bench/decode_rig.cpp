@@ -258,7 +258,7 @@ DecodeRunResult run_decode(Backend& b, ThreadPool& threads, const DecodeRunConfi
     io.new_kv = static_cast<const std::byte*>(io.q) + q_step;
     const pipeline::StepStats st = pipe.step(tables, io);
     if (s >= c.warmup) r.step_times.push_back(st.seconds);
-    r.trace.emplace_back(st.seconds, st.cpu_fraction);
+    r.trace.push_back(st);
     r.last = st;
   }
   std::vector<double> sorted = r.step_times;

@@ -42,8 +42,8 @@ struct DecodeRunConfig {
 struct DecodeRunResult {
   double step_seconds = 0;           // median of the timed steps
   std::vector<double> step_times;    // every timed step
-  // Every step, warmup included: seconds and CPU fraction (how the auto split searched).
-  std::vector<std::pair<double, double>> trace;
+  // Every step, warmup included (how the auto split moved: seconds, CPU fraction, balance).
+  std::vector<pipeline::StepStats> trace;
   pipeline::StepStats last;          // stats of the last step
   std::size_t vram_bytes = 0;        // GPU pool + staging + workspaces + weights buffer excluded
   std::vector<float> outputs;        // last step's outputs [layers][batch][q_heads][head_dim]

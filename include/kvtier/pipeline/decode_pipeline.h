@@ -82,6 +82,9 @@ struct StepStats {
   double cpu_fraction = 0;        // of the host bytes, computed on the CPU
   double cpu_seconds = 0;         // CPU attention time, all layers
   double cpu_wait_seconds = 0;    // time the driving thread waited for the CPU share
+  // Mean over layers of how much later the CPU share finished than the GPU's own parts of the
+  // layer, both from the layer's q (negative: earlier); 0 without a CPU share.
+  double balance_seconds = 0;
   double disk_wait_seconds = 0;   // time the driving thread waited for disk reads
 };
 

@@ -8,16 +8,19 @@
 //
 // The model ignores what it cannot see: the streamed copies and the CPU threads read the same host
 // memory, and the CPU share of layer L cannot start before q of layer L exists. So in auto mode
-// the model's x is only the starting point: a compass search on the measured step time per host
-// byte (observe_step) measures the centre c and c +- d in turn, moves c to the fastest of the three
-// (d grows by half) or, when c itself was fastest, halves d (never below 0.02, so it keeps
-// following a machine whose load changes). When the three costs fit a parabola that opens upwards
-// with its vertex between the points, c jumps to the vertex instead (d: half the jump, at least
-// the floor): the step-time curve is V-shaped around the balance point, and single compass steps
-// took 30 and more half-second steps to get there at batch 8. Its first round measures x = 0 in place of c - d, and
-// whenever x = 0 wins, c goes to 0 with d at its floor: the CPU share pays a fixed hand-off every
-// layer, so on a machine where it does not pay at all the search stops there within two rounds. Once d is at its floor and c stays fastest, it decodes
-// `kDwellSteps` steps at c between probe rounds, so that probing costs little in the steady state.
+// the model's x is only the starting point; the split then follows the **balance** measured inside
+// every step (observe_balance): for each layer, how much later the CPU share finished than the
+// GPU's own parts (both timed from the moment layer L's q was ready). A layer costs the later of
+// the two, so the step is fastest where they finish together, whatever contention does to either
+// side; the slack moves x by a damped Newton step, x -= gain * slack / (B * (1/pcie + 1/gpu +
+// 1/cpu)), the gain halving whenever the slack changes sign (and growing back while it keeps it).
+// Unlike a step time, the slack compares the two sides within the same layers, so a machine whose
+// step times drift by 10% from one step to the next (measured at batch 8 on an H200 host) does not
+// blur it. The balanced split still pays the CPU share's fixed hand-off every layer, which
+// streaming alone does not: the second step, and one step in every `kProbeEvery` after, streams
+// everything (x = 0); when that is faster than the balanced steps (observe_step, running average),
+// the split stays at 0 and only every `kProbeEvery` steps tries the balanced point again (which
+// never goes below kMinFraction, so such a probe still measures a balance).
 //
 // Threading: not thread-safe; the pipeline's thread owns it.
 #pragma once
@@ -49,8 +52,9 @@ struct Rates {
 
 class SplitPlanner {
  public:
-  static constexpr int kDwellSteps = 9;
-  static constexpr double kMinDelta = 0.02;
+  static constexpr int kProbeEvery = 16;
+  // The balanced point stays above this, so that its probes still measure a balance.
+  static constexpr double kMinFraction = 0.01;
 
   // `prior` seeds the rates (e.g. from the ceilings measured at start); every rate must be > 0.
   // `smoothing` is the weight of a new observation in the running averages, in (0, 1].
@@ -58,13 +62,17 @@ class SplitPlanner {
 
   // The cost model's balance point for a layer with `host_bytes` host bytes.
   double model_fraction(std::size_t host_bytes) const;
-  // The fraction of host bytes to compute on the CPU now: 0 (off), the fixed fraction, or the
-  // search's current point (auto; seeded with model_fraction).
+  // The fraction of host bytes to compute on the CPU in the next step: 0 (off), the fixed
+  // fraction, or in auto mode the balanced point (seeded with model_fraction) or a probe of 0.
   double cpu_fraction(std::size_t host_bytes);
   // Of a sequence's `host_blocks` host blocks, how many the CPU computes.
   std::size_t cpu_blocks(std::size_t host_blocks, std::size_t block_bytes);
-  // A whole step with `host_bytes` host bytes per layer took `seconds` at the current fraction.
+  // A whole step with `host_bytes` host bytes per layer took `seconds` at the fraction that the
+  // last cpu_fraction() returned. Call once per step, after observe_balance().
   void observe_step(std::size_t host_bytes, double seconds);
+  // The step had a CPU share: on average over its layers, the CPU share finished `slack_seconds`
+  // after the GPU's parts of the same layer (negative: before them).
+  void observe_balance(std::size_t host_bytes, double slack_seconds);
 
   // Measurements of one layer (bytes moved or read, seconds it took). Zero bytes are ignored.
   void observe_pcie(std::size_t bytes, double seconds);
@@ -78,20 +86,21 @@ class SplitPlanner {
  private:
   static void blend(double& rate, double sample, double weight);
 
-  struct Search {
+  struct Auto {
     bool seeded = false;
-    double centre = 0, delta = 0.08;
-    int probe = 0;          // 0: centre, 1: centre + delta, 2: centre - delta
-    int dwell = 0;          // steps left at the centre before the next probe round
-    bool first_round = true;
-    double cost[3] = {0, 0, 0};
-    double point(int i) const;
+    double x = 0;          // the balanced point
+    double gain = 0.7;     // of the Newton step
+    double last_slack = 0;
+    int steps = 0;         // steps observed
+    bool probing = false;  // the step in flight is a probe (of 0; of x while off)
+    bool off = false;      // streaming alone measured faster: stay at 0 between probes
+    double cost_x = 0, cost_0 = 0;  // running step seconds per host byte at x and at 0 (0: none)
   };
 
   CpuShare share_;
   Rates rates_;
   double smoothing_;
-  Search search_;
+  Auto auto_;
 };
 
 }  // namespace kvtier::pipeline
