@@ -1,5 +1,6 @@
 #include "kvtier/pipeline/decode_pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -327,7 +328,8 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   }
 
   StepStats stats;
-  double cpu_side = 0;  // seconds, over the layers: the CPU share from q seen to result back
+  // Per layer: seconds from the CPU share seeing q to its result back (the balance, below).
+  std::vector<double> slack(static_cast<std::size_t>(g.layers), 0.0);
   m.gpu_start->record(compute);
   for (int l = 0; l < g.layers; ++l) {
     if (n_str > 0) {
@@ -394,7 +396,7 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
       m.cpu->wait_layer(l);
       const auto back = Clock::now();
       stats.cpu_wait_seconds += std::chrono::duration<double>(back - w0).count();
-      cpu_side += std::chrono::duration<double>(back - m.cpu->q_seen(l)).count();
+      slack[static_cast<std::size_t>(l)] = std::chrono::duration<double>(back - m.cpu->q_seen(l)).count();
       const float* o = m.cpu_partial.as<float>() + static_cast<std::size_t>(l) * max_rows * dim;
       const float* lse = m.cpu_partial.as<float>() + static_cast<std::size_t>(g.layers) * max_rows * dim +
                          static_cast<std::size_t>(l) * max_rows;
@@ -424,13 +426,14 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
     stats.cpu_seconds = m.cpu->compute_seconds();
     planner_.observe_cpu(stats.cpu_bytes, stats.cpu_seconds);
     // Balance: per layer, from its q being ready, until this thread had the CPU share's result
-    // (host clock) against until the GPU's own parts were done (GPU clock: events of one stream).
-    double gpu_side = 0;
+    // (host clock) against until the GPU's own parts were done (GPU clock: events of one stream);
+    // the median over the layers, which a layer stalled by something else does not move.
     for (int l = 0; l < g.layers; ++l) {
       const auto i = static_cast<std::size_t>(l);
-      gpu_side += m.parts_done[i]->elapsed_ms(*m.q_ready[i]) * 1e-3;
+      slack[i] -= m.parts_done[i]->elapsed_ms(*m.q_ready[i]) * 1e-3;
     }
-    stats.balance_seconds = (cpu_side - gpu_side) / g.layers;
+    std::nth_element(slack.begin(), slack.begin() + slack.size() / 2, slack.end());
+    stats.balance_seconds = slack[slack.size() / 2];
     planner_.observe_balance(host_blocks * g.layer_bytes(), stats.balance_seconds);
   }
   if (cpu_on) planner_.observe_step(host_blocks * g.layer_bytes(), stats.seconds);

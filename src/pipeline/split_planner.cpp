@@ -62,10 +62,10 @@ double SplitPlanner::cpu_fraction(std::size_t host_bytes) {
     a.x = std::max(kMinFraction, model_fraction(host_bytes));
     a.seeded = true;
   }
-  // Streaming alone on the second step and every kProbeEvery steps after; while it is the faster,
-  // the other way round: the balanced point is the probe.
-  const bool probe_step = a.steps == 1 || (a.steps > 1 && a.steps % kProbeEvery == 0);
-  a.probing = probe_step;
+  // A probe: streaming alone on step kFirstProbe and every kProbeEvery steps after (the balanced
+  // point instead while streaming alone is the faster).
+  a.probing = a.steps == kFirstProbe ||
+              (a.steps > kFirstProbe && (a.steps - kFirstProbe) % kProbeEvery == 0);
   return a.probing == a.off ? a.x : 0.0;
 }
 
@@ -91,12 +91,19 @@ void SplitPlanner::observe_step(std::size_t host_bytes, double seconds) {
   Auto& a = auto_;
   const double cost = seconds / static_cast<double>(host_bytes);
   const bool ran_x = a.probing == a.off;  // the step ran at the balanced point (else at 0)
-  double& avg = ran_x ? a.cost_x : a.cost_0;
-  // A probe's cost replaces the old one (the machine may have changed since); the other is a
-  // running average over the steps since. The first step is not compared: it runs cold.
-  if (a.steps > 0) avg = avg == 0 || a.probing ? cost : 0.7 * avg + 0.3 * cost;
+  if (a.steps > 0) {  // the first step runs cold: not compared
+    double& mine = ran_x ? a.cost_x : a.cost_0;
+    if (a.probing) {
+      // Decide only here, against the running average of the steps since the last probe, so that
+      // a machine drifting between steps does not flip the choice back and forth.
+      const double other = ran_x ? a.cost_0 : a.cost_x;
+      if (other > 0) a.off = ran_x ? !(cost < other) : cost < other;
+      mine = cost;
+    } else {
+      mine = mine == 0 ? cost : 0.6 * mine + 0.4 * cost;
+    }
+  }
   ++a.steps;
-  if (a.cost_0 > 0 && a.cost_x > 0) a.off = a.cost_0 < a.cost_x;
 }
 
 std::size_t SplitPlanner::cpu_blocks(std::size_t host_blocks, std::size_t block_bytes) {

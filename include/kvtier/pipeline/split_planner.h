@@ -16,11 +16,14 @@
 // 1/cpu)), the gain halving whenever the slack changes sign (and growing back while it keeps it).
 // Unlike a step time, the slack compares the two sides within the same layers, so a machine whose
 // step times drift by 10% from one step to the next (measured at batch 8 on an H200 host) does not
-// blur it. The balanced split still pays the CPU share's fixed hand-off every layer, which
-// streaming alone does not: the second step, and one step in every `kProbeEvery` after, streams
-// everything (x = 0); when that is faster than the balanced steps (observe_step, running average),
-// the split stays at 0 and only every `kProbeEvery` steps tries the balanced point again (which
-// never goes below kMinFraction, so such a probe still measures a balance).
+// blur it (the pipeline reports the median over the layers, so a layer stalled by something else
+// does not either). The balanced split still pays the CPU share's fixed hand-off every layer,
+// which streaming alone does not: step `kFirstProbe` (the balance has moved x three times by
+// then), and one step in every `kProbeEvery` after, streams everything (x = 0); when that is
+// faster than the running average of the balanced steps since the last probe (observe_step), the
+// split stays at 0 and every `kProbeEvery` steps tries the balanced point again (which never goes
+// below kMinFraction, so such a probe still measures a balance). The choice changes only at a
+// probe.
 //
 // Threading: not thread-safe; the pipeline's thread owns it.
 #pragma once
@@ -52,6 +55,7 @@ struct Rates {
 
 class SplitPlanner {
  public:
+  static constexpr int kFirstProbe = 4;
   static constexpr int kProbeEvery = 16;
   // The balanced point stays above this, so that its probes still measure a balance.
   static constexpr double kMinFraction = 0.01;
@@ -70,8 +74,8 @@ class SplitPlanner {
   // A whole step with `host_bytes` host bytes per layer took `seconds` at the fraction that the
   // last cpu_fraction() returned. Call once per step, after observe_balance().
   void observe_step(std::size_t host_bytes, double seconds);
-  // The step had a CPU share: on average over its layers, the CPU share finished `slack_seconds`
-  // after the GPU's parts of the same layer (negative: before them).
+  // The step had a CPU share: typically (median over its layers), the CPU share finished
+  // `slack_seconds` after the GPU's parts of the same layer (negative: before them).
   void observe_balance(std::size_t host_bytes, double slack_seconds);
 
   // Measurements of one layer (bytes moved or read, seconds it took). Zero bytes are ignored.
@@ -94,7 +98,9 @@ class SplitPlanner {
     int steps = 0;         // steps observed
     bool probing = false;  // the step in flight is a probe (of 0; of x while off)
     bool off = false;      // streaming alone measured faster: stay at 0 between probes
-    double cost_x = 0, cost_0 = 0;  // running step seconds per host byte at x and at 0 (0: none)
+    // Step seconds per host byte at x and at 0 (0: none yet): the last probe's, or the running
+    // average of the steps since.
+    double cost_x = 0, cost_0 = 0;
   };
 
   CpuShare share_;

@@ -168,23 +168,27 @@ TEST(SplitPlanner, ConvergesWithinTheBenchWarmUp) {
 }
 
 // A balance that says the CPU share finishes first moves the split towards the CPU, and the other
-// way round; steps shrink once the balance changes sign.
+// way round; steps shrink once the balance changes sign. Step kFirstProbe streams everything.
 TEST(SplitPlanner, BalanceMovesTheSplit) {
   SplitPlanner p(CpuShare{}, Rates{50 * kGB, 50 * kGB, 4000 * kGB, 0});
   const std::size_t bytes = std::size_t{256} << 20;
   const double x0 = p.cpu_fraction(bytes);
   p.observe_balance(bytes, -1e-3);  // the CPU share was 1 ms early
   p.observe_step(bytes, 0.1);
-  const double x1 = p.cpu_fraction(bytes);  // the second step probes streaming alone
-  EXPECT_EQ(x1, 0.0);
-  p.observe_step(bytes, 0.2);
-  const double x2 = p.cpu_fraction(bytes);
-  EXPECT_GT(x2, x0);
+  const double x1 = p.cpu_fraction(bytes);
+  EXPECT_GT(x1, x0);
   p.observe_balance(bytes, 1e-3);  // now late: back, by a smaller step
   p.observe_step(bytes, 0.1);
-  const double x3 = p.cpu_fraction(bytes);
-  EXPECT_LT(x3, x2);
-  EXPECT_LT(x2 - x3, x2 - x0);
+  const double x2 = p.cpu_fraction(bytes);
+  EXPECT_LT(x2, x1);
+  EXPECT_LT(x1 - x2, x1 - x0);
+  for (int i = 2; i < SplitPlanner::kFirstProbe; ++i) {
+    EXPECT_EQ(p.cpu_fraction(bytes), x2);
+    p.observe_step(bytes, 0.1);
+  }
+  EXPECT_EQ(p.cpu_fraction(bytes), 0.0);  // the probe of streaming alone
+  p.observe_step(bytes, 0.2);              // slower: back to the balanced point
+  EXPECT_EQ(p.cpu_fraction(bytes), x2);
   // Off and fixed shares ignore the balance.
   SplitPlanner fixed(CpuShare::parse("0.3"), Rates{50 * kGB, 50 * kGB, 4000 * kGB, 0});
   fixed.observe_balance(bytes, 1.0);
