@@ -26,7 +26,7 @@ void CpuShareWorker::start(std::vector<Layer> layers, std::vector<TransferEvent>
   abort_ = false;
   error_ = nullptr;
   compute_seconds_ = 0;
-  q_seen_.assign(layers_.size(), {});
+  layer_seconds_.assign(layers_.size(), 0.0);
   has_job_ = true;
   busy_ = true;
   cv_.notify_all();
@@ -78,10 +78,11 @@ void CpuShareWorker::loop() {
         layers[l].q_ready->synchronize();
         const auto t0 = std::chrono::steady_clock::now();
         attention::decode_cpu(layers[l].args, pool_);
-        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        seconds += took;
         std::lock_guard<std::mutex> lock(mu_);
         compute_seconds_ = seconds;
-        q_seen_[l] = t0;
+        layer_seconds_[l] = took;
         done_ = static_cast<int>(l) + 1;
         cv_.notify_all();
       }

@@ -3,7 +3,6 @@
 // to the driving thread, which waits for it before enqueuing the layer's merge.
 #pragma once
 
-#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -41,11 +40,9 @@ class CpuShareWorker {
   void abort() noexcept;
   // Seconds spent computing in the last step (valid once its last layer is waited for).
   double compute_seconds() const { return compute_seconds_; }
-  // Per layer of the last step: when the worker saw its q_ready event complete (valid once the
-  // layer is waited for).
-  std::chrono::steady_clock::time_point q_seen(int layer) const {
-    return q_seen_[static_cast<std::size_t>(layer)];
-  }
+  // Per layer of the last step: seconds from the worker seeing its q_ready event complete to its
+  // result being ready (valid once the layer is waited for).
+  double layer_seconds(int layer) const { return layer_seconds_[static_cast<std::size_t>(layer)]; }
   int threads() const { return pool_.size(); }
 
  private:
@@ -61,7 +58,7 @@ class CpuShareWorker {
   int recorded_ = 0;  // layers whose q_ready event is recorded
   std::exception_ptr error_;
   double compute_seconds_ = 0;
-  std::vector<std::chrono::steady_clock::time_point> q_seen_;
+  std::vector<double> layer_seconds_;
   std::thread thread_;  // last: starts after the members it uses
 };
 

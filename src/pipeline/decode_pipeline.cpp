@@ -328,8 +328,6 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   }
 
   StepStats stats;
-  // Per layer: seconds from the CPU share seeing q to its result back (the balance, below).
-  std::vector<double> slack(static_cast<std::size_t>(g.layers), 0.0);
   m.gpu_start->record(compute);
   for (int l = 0; l < g.layers; ++l) {
     if (n_str > 0) {
@@ -394,9 +392,7 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
       m.parts_done[static_cast<std::size_t>(l)]->record(compute);
       const auto w0 = Clock::now();
       m.cpu->wait_layer(l);
-      const auto back = Clock::now();
-      stats.cpu_wait_seconds += std::chrono::duration<double>(back - w0).count();
-      slack[static_cast<std::size_t>(l)] = std::chrono::duration<double>(back - m.cpu->q_seen(l)).count();
+      stats.cpu_wait_seconds += std::chrono::duration<double>(Clock::now() - w0).count();
       const float* o = m.cpu_partial.as<float>() + static_cast<std::size_t>(l) * max_rows * dim;
       const float* lse = m.cpu_partial.as<float>() + static_cast<std::size_t>(g.layers) * max_rows * dim +
                          static_cast<std::size_t>(l) * max_rows;
@@ -425,12 +421,14 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   if (cpu_on && n_cpu > 0) {
     stats.cpu_seconds = m.cpu->compute_seconds();
     planner_.observe_cpu(stats.cpu_bytes, stats.cpu_seconds);
-    // Balance: per layer, from its q being ready, until this thread had the CPU share's result
-    // (host clock) against until the GPU's own parts were done (GPU clock: events of one stream);
-    // the median over the layers, which a layer stalled by something else does not move.
+    // Balance: per layer, from its q being ready, until the CPU share's result was (the worker's
+    // clock; not when this thread took it, which may have been busy enqueuing) against until the
+    // GPU's own parts were done (GPU clock: events of one stream); the median over the layers,
+    // which a layer stalled by something else does not move.
+    std::vector<double> slack(static_cast<std::size_t>(g.layers));
     for (int l = 0; l < g.layers; ++l) {
       const auto i = static_cast<std::size_t>(l);
-      slack[i] -= m.parts_done[i]->elapsed_ms(*m.q_ready[i]) * 1e-3;
+      slack[i] = m.cpu->layer_seconds(l) - m.parts_done[i]->elapsed_ms(*m.q_ready[i]) * 1e-3;
     }
     std::nth_element(slack.begin(), slack.begin() + slack.size() / 2, slack.end());
     stats.balance_seconds = slack[slack.size() / 2];
