@@ -65,6 +65,16 @@ void AttentionRunner::append(const AppendArgs& args, Stream& stream) {
   stream.host_task([args] { append_kv_cpu(args); });
 }
 
+void AttentionRunner::store_to_host(void* host_dst, const void* src, std::size_t bytes, Stream& stream) {
+#ifdef KVTIER_WITH_CUDA
+  if (gpu_) {
+    store_to_host_gpu(host_dst, src, bytes, stream.native_handle());
+    return;
+  }
+#endif
+  backend_.copy_async(host_dst, src, bytes, stream);
+}
+
 void append_kv_cpu(const AppendArgs& a) {
   const auto* src = static_cast<const unsigned char*>(a.src);
   for (int b = 0; b < a.batch; ++b) {

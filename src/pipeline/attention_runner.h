@@ -37,6 +37,10 @@ class AttentionRunner {
   void merge(std::vector<attention::PartialState> parts, std::size_t rows, int head_dim, void* out,
              DType out_dtype, float* out_lse, Stream& stream);
   void append(const AppendArgs& args, Stream& stream);
+  // Copies `bytes` of device memory to pinned (mapped) host memory in stream order. CUDA: GPU
+  // threads store over PCIe, so the copy never queues behind the copy engines' work (the streamed
+  // layers), which a cudaMemcpyAsync of the same bytes did (docs/pipeline.md).
+  void store_to_host(void* host_dst, const void* src, std::size_t bytes, Stream& stream);
 
  private:
   Backend& backend_;
@@ -49,5 +53,7 @@ class AttentionRunner {
 void append_kv_gpu(const AppendArgs& args, void* cuda_stream);
 // The same on the host.
 void append_kv_cpu(const AppendArgs& args);
+// CUDA launch of store_to_host (cuda/store_to_host.cu): addresses and size multiples of 16 bytes.
+void store_to_host_gpu(void* host_dst, const void* src, std::size_t bytes, void* cuda_stream);
 
 }  // namespace kvtier::pipeline::detail

@@ -350,8 +350,8 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
       m.runner.append(ap, compute);
     }
     if (cpu_on && n_cpu > 0) {
-      backend_.copy_async(m.cpu_q.as<unsigned char>() + static_cast<std::size_t>(l) * q_layer_bytes, q_l,
-                          q_layer_bytes, compute);
+      m.runner.store_to_host(m.cpu_q.as<unsigned char>() + static_cast<std::size_t>(l) * q_layer_bytes, q_l,
+                             q_layer_bytes, compute);
       m.q_ready[static_cast<std::size_t>(l)]->record(compute);
       m.cpu->q_recorded(l);
     }

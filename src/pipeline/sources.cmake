@@ -6,5 +6,6 @@ list(APPEND KVTIER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/disk_side.cpp
   ${CMAKE_CURRENT_LIST_DIR}/decode_pipeline.cpp)
 if(KVTIER_WITH_CUDA)
-  list(APPEND KVTIER_CUDA_SOURCES ${CMAKE_CURRENT_LIST_DIR}/cuda/append_kv.cu)
+  list(APPEND KVTIER_CUDA_SOURCES ${CMAKE_CURRENT_LIST_DIR}/cuda/append_kv.cu
+                                   ${CMAKE_CURRENT_LIST_DIR}/cuda/store_to_host.cu)
 endif()
