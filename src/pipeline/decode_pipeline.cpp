@@ -330,13 +330,6 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   StepStats stats;
   m.gpu_start->record(compute);
   for (int l = 0; l < g.layers; ++l) {
-    if (n_str > 0) {
-      if (d == 0) {
-        stage(l);
-      } else if (l + d < g.layers) {
-        stage(l + d);
-      }
-    }
     if (io.layer_work) io.layer_work(l, compute);
     const auto* q_l = static_cast<const unsigned char*>(io.q) + static_cast<std::size_t>(l) * q_layer_bytes;
     if (io.new_kv != nullptr) {
@@ -354,6 +347,18 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
                              q_layer_bytes, compute);
       m.q_ready[static_cast<std::size_t>(l)]->record(compute);
       m.cpu->q_recorded(l);
+    }
+    // Copies d layers ahead, enqueued only now: building and enqueuing a layer's copy list takes
+    // the host milliseconds at batch 8, and the CPU share of this layer (above) and the GPU's
+    // layer work must not wait for that.
+    if (n_str > 0) {
+      const auto s0 = Clock::now();
+      if (d == 0) {
+        stage(l);
+      } else if (l + d < g.layers) {
+        stage(l + d);
+      }
+      stats.stage_seconds += std::chrono::duration<double>(Clock::now() - s0).count();
     }
     std::vector<attention::PartialState> parts;
     auto run_part = [&](int slot, const void* const* blocks, std::size_t begin_off, std::size_t lens_off) {

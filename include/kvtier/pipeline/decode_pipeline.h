@@ -86,6 +86,7 @@ struct StepStats {
   // layer, both from the layer's q (negative: earlier); 0 without a CPU share.
   double balance_seconds = 0;
   double disk_wait_seconds = 0;   // time the driving thread waited for disk reads
+  double stage_seconds = 0;       // time the driving thread spent enqueuing the streamed copies
 };
 
 class DecodePipeline {
