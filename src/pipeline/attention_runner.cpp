@@ -1,5 +1,6 @@
 #include "pipeline/attention_runner.h"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -67,12 +68,13 @@ void AttentionRunner::append(const AppendArgs& args, Stream& stream) {
 
 void AttentionRunner::store_to_host(void* host_dst, const void* src, std::size_t bytes, Stream& stream) {
 #ifdef KVTIER_WITH_CUDA
-  if (gpu_) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+  if (gpu_ && bytes % 16 == 0 && aligned(host_dst) && aligned(src)) {
     store_to_host_gpu(host_dst, src, bytes, stream.native_handle());
     return;
   }
 #endif
-  backend_.copy_async(host_dst, src, bytes, stream);
+  backend_.copy_async(host_dst, src, bytes, stream);  // CPU backend, or unaligned bytes
 }
 
 void append_kv_cpu(const AppendArgs& a) {

@@ -37,9 +37,9 @@ class AttentionRunner {
   void merge(std::vector<attention::PartialState> parts, std::size_t rows, int head_dim, void* out,
              DType out_dtype, float* out_lse, Stream& stream);
   void append(const AppendArgs& args, Stream& stream);
-  // Copies `bytes` of device memory to pinned (mapped) host memory in stream order. CUDA: GPU
-  // threads store over PCIe, so the copy never queues behind the copy engines' work (the streamed
-  // layers), which a cudaMemcpyAsync of the same bytes did (docs/pipeline.md).
+  // Copies `bytes` of device memory to pinned (mapped) host memory in stream order. CUDA, with
+  // 16-byte aligned addresses and size: GPU threads store over PCIe, so the copy cannot queue
+  // behind the copy engines' work (the streamed layers); otherwise a copy_async.
   void store_to_host(void* host_dst, const void* src, std::size_t bytes, Stream& stream);
 
  private:
