@@ -1,6 +1,7 @@
 // Asynchronous positional I/O on file descriptors: io_uring where the kernel offers it, a pool
 // of I/O threads otherwise (chosen at run time, logged). At most queue_depth() requests are in
-// flight; submit() blocks while the queue is full. A request that transfers fewer bytes than asked
+// flight; submit() blocks while the queue is full, post() queues behind them and never blocks.
+// A request that transfers fewer bytes than asked
 // is continued where it stopped, so `done` sees the total bytes moved, or -errno when a part
 // failed (ENOSPC, EFBIG, EIO, ...), or a short count at end of file.
 #pragma once
@@ -33,10 +34,12 @@ class IoEngine {
   virtual const char* name() const = 0;  // "io_uring" or "threads"
   virtual int queue_depth() const = 0;
   virtual void submit(IoRequest request) = 0;
-  // Submits only when fewer than queue_depth() requests are in flight, never blocking; false (and
-  // `request` untouched) when the queue is full. Lets a caller's thread submit directly and hand
-  // the request to a worker only when it would wait.
-  virtual bool try_submit(IoRequest& request) = 0;
+  // Never blocks: submits at once when fewer than queue_depth() requests are in flight, else
+  // queues the request, and the engine submits it (in order) as soon as one in flight finishes.
+  // The store's path: its callers and checksum workers never wait for the disk, so a worker is
+  // always free to verify what has just been read. `done` may run on the caller's thread when
+  // the kernel refuses the request at once.
+  virtual void post(IoRequest request) = 0;
 };
 
 // mode kAuto honours KVTIER_DISK_IO (threads|uring|auto); kUring throws IoError when io_uring is

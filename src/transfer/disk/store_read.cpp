@@ -1,6 +1,6 @@
-// Verified reads: one vectored read (header + payload) straight into the caller's buffer, then
-// header, fingerprint, slot, hash and every layer's checksum are checked on a worker before the
-// future reports success. A failed check is a Corruption naming the file and slot; the entry is
+// Verified reads: one vectored read (header + payload) straight into the caller's buffer, posted
+// from the caller's thread, then header, fingerprint, slot, hash and every layer's checksum are
+// checked on a worker before the future reports success. A failed check is a Corruption naming the file and slot; the entry is
 // dropped and its header invalidated, so the block is never served again.
 #include <cstring>
 
@@ -42,7 +42,7 @@ DiskFuture DiskStore::Impl::read(std::optional<SlotIndex> want, const Hash128& h
     ++pending_;
   }
   DiskFuture future = DiskFuture::make_pending(s, std::move(callback));
-  cpu_->push([this, s, hash, dst, future] { start_read(s, hash, dst, future); });
+  start_read(s, hash, dst, future);
   return future;
 }
 
@@ -79,7 +79,7 @@ void DiskStore::Impl::start_read(SlotIndex s, Hash128 expected, void* dst, DiskF
         end_read(s, expected, true, layout_.payload_bytes, drop, error, future);
       });
     };
-    engine_->submit(std::move(r));
+    engine_->post(std::move(r));
   } catch (...) {
     end_read(s, expected, true, 0, false, std::current_exception(), future);
   }

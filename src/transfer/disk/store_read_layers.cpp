@@ -2,8 +2,8 @@
 // (DESIGN.md): one O_DIRECT read of the layers' contiguous byte range, verified against the layer
 // checksums the in-memory index keeps for every published slot, so no header is read. Built for
 // high rates (hundreds of KiB a request, dozens in flight): one allocation for the request state,
-// submission from the caller's thread when the engine has room (a worker submits otherwise, so
-// the call never waits on the disk), one worker hop to verify.
+// posted from the caller's thread (queued in the engine when it is full, so the call never waits
+// on the disk), one worker hop to verify.
 #include <cstring>
 
 #include "kvtier/core/log.h"
@@ -83,10 +83,8 @@ DiskFuture DiskStore::Impl::read_layers(SlotIndex s, const Hash128& expected, in
       raw->result = res;
       cpu_->push([this, raw] { finish_layer_read(raw); });
     };
-    if (!engine_->try_submit(r)) {
-      cpu_->push([this, r]() mutable { engine_->submit(std::move(r)); });
-    }
-    op.release();  // submitted: finish_layer_read() owns it (and may already have freed it)
+    engine_->post(std::move(r));
+    op.release();  // posted: finish_layer_read() owns it (and may already have freed it)
   } catch (...) {  // an allocation failed before the request was submitted
     end_read(s, expected, false, 0, false, std::current_exception(), future);
   }

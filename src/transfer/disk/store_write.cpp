@@ -136,7 +136,7 @@ void DiskStore::Impl::start_write(SlotIndex s, const void* payload, DiskFuture f
       }
       to_sync_queue(std::move(w));
     };
-    engine_->submit(std::move(r));
+    engine_->post(std::move(r));
   } catch (...) {
     to_sync_queue({s, future, std::current_exception()});
   }

@@ -62,14 +62,13 @@ class ThreadEngine final : public IoEngine {
     work_cv_.notify_one();
   }
 
-  bool try_submit(IoRequest& request) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (in_flight_ >= depth_) return false;
-    ++in_flight_;
-    queue_.push_back(std::move(request));
-    lock.unlock();
+  void post(IoRequest request) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++in_flight_;  // may exceed depth_: the queue holds the rest until a thread is free
+      queue_.push_back(std::move(request));
+    }
     work_cv_.notify_one();
-    return true;
   }
 
  private:

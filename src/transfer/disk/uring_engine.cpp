@@ -1,6 +1,7 @@
-// The io_uring I/O path: callers submit under a mutex, one reaper thread takes completions.
-// The submission queue has queue_depth entries and at most that many requests are in flight, so
-// a free entry always exists and the completion queue (twice as large) never overflows.
+// The io_uring I/O path: callers submit under a mutex, one reaper thread takes completions and
+// submits the posted requests waiting for room. The submission queue has queue_depth entries and
+// at most that many requests are in flight, so a free entry always exists and the completion
+// queue (twice as large) never overflows.
 #include <cstring>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -72,18 +74,18 @@ class UringEngine final : public IoEngine {
     if (rc < 0) finish(op, rc);
   }
 
-  bool try_submit(IoRequest& request) override {
-    auto op = std::make_unique<Op>();  // allocated first: nothing can fail after the check
-    std::unique_lock<std::mutex> lock(mu_);
-    if (in_flight_ >= depth_) return false;
-    ++in_flight_;
-    op->request = std::move(request);
+  void post(IoRequest request) override {
+    auto* op = new Op{std::move(request), 0, 0};
     op->want = request_bytes(op->request);
-    Op* raw = op.release();
-    const int rc = push(raw);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (in_flight_ >= depth_) {
+      backlog_.push_back(op);  // finish() submits it
+      return;
+    }
+    ++in_flight_;
+    const int rc = push(op);
     lock.unlock();
-    if (rc < 0) finish(raw, rc);
-    return true;
+    if (rc < 0) finish(op, rc);
   }
 
  private:
@@ -105,14 +107,29 @@ class UringEngine final : public IoEngine {
     }
   }
 
+  // Ends op; the oldest posted request waiting for room takes its place in flight (submitted
+  // before op's callback runs, so the device never waits for it).
   void finish(Op* op, std::int64_t result) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      --in_flight_;
+    for (;;) {
+      Op* next = nullptr;
+      int rc = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (backlog_.empty()) {
+          --in_flight_;
+        } else {
+          next = backlog_.front();
+          backlog_.pop_front();
+          rc = push(next);
+        }
+      }
+      if (next == nullptr) space_cv_.notify_all();
+      if (op->request.done) op->request.done(result);
+      delete op;
+      if (next == nullptr || rc >= 0) return;
+      op = next;  // refused by the kernel: ends the same way
+      result = rc;
     }
-    space_cv_.notify_all();
-    if (op->request.done) op->request.done(result);
-    delete op;
   }
 
   void reap() {
@@ -154,7 +171,8 @@ class UringEngine final : public IoEngine {
   bool started_ = false;
   std::mutex mu_;  // guards the submission side of the ring and in_flight_
   std::condition_variable space_cv_;
-  int in_flight_ = 0;
+  int in_flight_ = 0;           // requests in the ring (at most depth_)
+  std::deque<Op*> backlog_;  // posted, waiting for room; in_flight_ == depth_ while not empty
   std::thread reaper_;
 };
 
