@@ -1,9 +1,9 @@
 // Asynchronous positional I/O on file descriptors: io_uring where the kernel offers it, a pool
 // of I/O threads otherwise (chosen at run time, logged). At most queue_depth() requests are in
 // flight; submit() blocks while the queue is full, post() queues behind them and never blocks.
-// A request that transfers fewer bytes than asked
-// is continued where it stopped, so `done` sees the total bytes moved, or -errno when a part
-// failed (ENOSPC, EFBIG, EIO, ...), or a short count at end of file.
+// A request that transfers fewer bytes than asked is continued where it stopped, so `done` sees
+// the total bytes moved, or -errno when a part failed (ENOSPC, EFBIG, EIO, ...), or a short
+// count at end of file.
 #pragma once
 
 #include <sys/uio.h>

@@ -1,7 +1,8 @@
 // Verified reads: one vectored read (header + payload) straight into the caller's buffer, posted
 // from the caller's thread, then header, fingerprint, slot, hash and every layer's checksum are
-// checked on a worker before the future reports success. A failed check is a Corruption naming the file and slot; the entry is
-// dropped and its header invalidated, so the block is never served again.
+// checked on a worker before the future reports success. A failed check is a Corruption naming
+// the file and slot; the entry is dropped and its header invalidated, so the block is never
+// served again.
 #include <cstring>
 
 #include "kvtier/core/log.h"
