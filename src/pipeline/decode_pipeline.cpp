@@ -55,7 +55,6 @@ struct DecodePipeline::Impl {
   Buffer tables_host, tables_dev;
   std::vector<std::unique_ptr<Event>> q_ready;     // [layers] q of the layer on its way to the host
   std::vector<std::unique_ptr<Event>> parts_done;  // [layers] the GPU's own parts of the layer done
-  std::unique_ptr<Event> gpu_start, gpu_end;
   std::vector<TransferEvent> pending;  // plans applied since the last step
 
   Impl(Backend& b, int threads) : runner(b, threads) {}
@@ -113,8 +112,6 @@ DecodePipeline::DecodePipeline(Backend& backend, const Geometry& geometry, SlotP
       impl_->parts_done.push_back(backend.create_event());
     }
   }
-  impl_->gpu_start = backend.create_event();
-  impl_->gpu_end = backend.create_event();
 }
 
 DecodePipeline::~DecodePipeline() {
@@ -328,7 +325,6 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   }
 
   StepStats stats;
-  m.gpu_start->record(compute);
   for (int l = 0; l < g.layers; ++l) {
     if (io.layer_work) io.layer_work(l, compute);
     const auto* q_l = static_cast<const unsigned char*>(io.q) + static_cast<std::size_t>(l) * q_layer_bytes;
@@ -407,7 +403,6 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
     float* out_lse = io.out_lse ? io.out_lse + static_cast<std::size_t>(l) * rows : nullptr;
     m.runner.merge(std::move(parts), rows, g.head_dim, out, config_.out_dtype, out_lse, compute);
   }
-  m.gpu_end->record(compute);
   compute.synchronize();
   for (const TransferEvent& ev : before) ev.synchronize();  // device errors of the moves
 

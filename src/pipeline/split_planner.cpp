@@ -115,19 +115,8 @@ void SplitPlanner::blend(double& rate, double sample, double weight) {
   if (std::isfinite(sample) && sample > 0) rate = (1.0 - weight) * rate + weight * sample;
 }
 
-void SplitPlanner::observe_pcie(std::size_t bytes, double seconds) {
-  if (bytes > 0 && seconds > 0) blend(rates_.pcie, static_cast<double>(bytes) / seconds, smoothing_);
-}
 void SplitPlanner::observe_cpu(std::size_t bytes, double seconds) {
   if (bytes > 0 && seconds > 0) blend(rates_.cpu, static_cast<double>(bytes) / seconds, smoothing_);
-}
-void SplitPlanner::observe_gpu(std::size_t bytes, double seconds) {
-  if (bytes > 0 && seconds > 0) blend(rates_.gpu, static_cast<double>(bytes) / seconds, smoothing_);
-}
-void SplitPlanner::observe_handoff(double seconds) {
-  if (std::isfinite(seconds) && seconds >= 0) {
-    rates_.handoff_seconds = (1.0 - smoothing_) * rates_.handoff_seconds + smoothing_ * seconds;
-  }
 }
 
 }  // namespace kvtier::pipeline

@@ -78,11 +78,10 @@ class SplitPlanner {
   // `slack_seconds` after the GPU's parts of the same layer (negative: before them).
   void observe_balance(std::size_t host_bytes, double slack_seconds);
 
-  // Measurements of one layer (bytes moved or read, seconds it took). Zero bytes are ignored.
-  void observe_pcie(std::size_t bytes, double seconds);
+  // CPU attention read `bytes` in `seconds` (a step's CPU share); zero or negative values are
+  // ignored. The PCIe and GPU rates and the hand-off keep their priors: the balance measures what
+  // the model cannot.
   void observe_cpu(std::size_t bytes, double seconds);
-  void observe_gpu(std::size_t bytes, double seconds);
-  void observe_handoff(double seconds);
 
   const Rates& rates() const { return rates_; }
   const CpuShare& share() const { return share_; }

@@ -63,9 +63,9 @@ TEST(SplitPlanner, AdaptsToMeasuredRates) {
   const double after = p.model_fraction(bytes);
   EXPECT_LT(after, before * 0.6);
   // Nonsense observations are ignored.
-  p.observe_pcie(0, 1.0);
-  p.observe_pcie(100, 0.0);
-  p.observe_gpu(100, -1.0);
+  p.observe_cpu(0, 1.0);
+  p.observe_cpu(100, 0.0);
+  p.observe_cpu(100, -1.0);
   EXPECT_DOUBLE_EQ(p.model_fraction(bytes), after);
 }
 
