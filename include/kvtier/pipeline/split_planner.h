@@ -1,6 +1,7 @@
 // How the host-resident blocks of a layer are split between streaming to the GPU (over PCIe) and
-// computing on the CPU where they are (DESIGN.md, decode step 5). The split balances the two
-// times from rates measured while running:
+// computing on the CPU where they are (DESIGN.md, decode step 5). A model balances the two times
+// from rates (the CPU's measured while running, the others from the priors, e.g. the ceilings the
+// bench measures at start):
 //   stream time  = (1 - x) * B * (1 / pcie + 1 / gpu)   (copy, then attention over the copy)
 //   cpu time     = x * B / cpu + handoff                (q to host, CPU attention, result back)
 // and x, the CPU fraction of the B host bytes of a layer, is chosen so that they are equal
