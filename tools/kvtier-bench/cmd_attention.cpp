@@ -416,6 +416,8 @@ int run_attention(const AttnOptions& opt) {
     throw InvalidArgument("--context and --batch must be positive");
   const Geometry g = resolve_geometry(opt.common);
   auto backend = resolve_backend(opt.common);
+  if (opt.trace < 0 || (opt.trace > 0 && backend->kind() != BackendKind::kCuda))
+    throw InvalidArgument("--trace " + std::to_string(opt.trace) + ": expected 0, or launches to trace on the CUDA backend");
   ThreadPool pool(opt.threads);
   const HostData d = make_data(g, opt, pool);
   validate(host_args(d, reinterpret_cast<float*>(1), reinterpret_cast<float*>(1)),
