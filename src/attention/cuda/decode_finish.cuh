@@ -12,8 +12,8 @@
 
 namespace kvtier::attention::cuda {
 
-// Thread 0 records mark k of this CTA's timeline (DecodeParams::trace) when the launch is traced;
-// marks from `first` to kTraceDone when given a range.
+// Thread 0 records marks `first` .. `last` of this CTA's timeline (DecodeParams::trace) at the
+// same time, with its SM and `merged`, when the launch is traced.
 __device__ __forceinline__ void trace_marks(const DecodeParams& p, int first, int last,
                                             unsigned long long merged = 0) {
   if (p.trace == nullptr || threadIdx.x != 0) return;

@@ -29,14 +29,15 @@ struct DecodeParams {
   int max_splits;
   int plan_keys;   // keys a planning unit (16: one step of a warp)
   int interleave;  // 1: the warps of all splits of a head interleave over its steps
-  // Timeline of the launch (GpuDecoder::trace_next), or null: thread 0 of CTA c writes
-  // trace[c * kTraceWords + k], the %globaltimer (ns) at mark k, then its SM id and whether it
-  // merged the splits.
+  // Timeline of the launch (GpuDecoder::set_trace), or null: thread 0 of CTA c writes
+  // trace[c * kTraceWords + k], the %globaltimer (ns) at mark k, then its SM id and 1 where it
+  // merged the splits, 2 where it had no work. The entry mark is written before the grid
+  // dependency wait: the buffer must not be one the previous grid touches.
   unsigned long long* trace;
 };
 
 // Trace marks: entry, after the grid dependency wait, main loop done, partial state written,
-// split counted, done (after the split merge where this CTA did it); then SM id, merged (0/1).
+// split counted, done (after the split merge where this CTA did it); then SM id, merged (0/1/2).
 enum TraceMark { kTraceEntry, kTraceWaited, kTraceLoopDone, kTraceWritten, kTraceCounted,
                  kTraceDone, kTraceSm, kTraceMerged, kTraceWords };
 
