@@ -2,6 +2,7 @@
 // surgery, and child processes (the test binary run again with --disk-child=ROLE).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -29,6 +30,11 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Test names of suites run with both I/O engines: "Uring", "Threads".
+inline std::string engine_name(const ::testing::TestParamInfo<DiskIoMode>& info) {
+  return info.param == DiskIoMode::kUring ? "Uring" : "Threads";
+}
 
 Geometry tiny();
 // The hash of test block number i.

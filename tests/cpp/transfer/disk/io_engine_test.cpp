@@ -111,10 +111,7 @@ TEST_P(DiskIoEngineTest, PostedRequestFailsAloneBehindAFullQueue) {
 
 INSTANTIATE_TEST_SUITE_P(Engines, DiskIoEngineTest,
                          ::testing::Values(DiskIoMode::kUring, DiskIoMode::kThreads),
-                         [](const auto& info) {
-                           return std::string(info.param == DiskIoMode::kUring ? "Uring"
-                                                                              : "Threads");
-                         });
+                         engine_name);
 
 }  // namespace
 }  // namespace kvtier::disk_test

@@ -205,10 +205,7 @@ TEST_P(DiskLayerReadTest, ConcurrentReadersOnManyThreads) {
 
 INSTANTIATE_TEST_SUITE_P(Engines, DiskLayerReadTest,
                          ::testing::Values(DiskIoMode::kUring, DiskIoMode::kThreads),
-                         [](const auto& info) {
-                           return std::string(info.param == DiskIoMode::kUring ? "Uring"
-                                                                               : "Threads");
-                         });
+                         engine_name);
 
 // Damage inside one layer: reads of other layers still succeed until a read covering it fails
 // with Corruption, which drops the entry (later reads of any layer are refused at the call).

@@ -199,10 +199,7 @@ TEST_P(DiskStoreTest, ConcurrentWritersAndReaders) {
 
 INSTANTIATE_TEST_SUITE_P(Engines, DiskStoreTest,
                          ::testing::Values(DiskIoMode::kUring, DiskIoMode::kThreads),
-                         [](const auto& info) {
-                           return std::string(info.param == DiskIoMode::kUring ? "Uring"
-                                                                               : "Threads");
-                         });
+                         engine_name);
 
 }  // namespace
 }  // namespace kvtier::disk_test
