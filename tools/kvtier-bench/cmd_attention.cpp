@@ -191,13 +191,14 @@ double median(std::vector<double> v);
 // per launch, microseconds from its first CTA's entry to each mark (over the CTAs that had work),
 // the split merge's length and the gap after the previous launch; the median of each over the
 // launches, printed and returned as JSON.
-nlohmann::json summarize_trace(const std::vector<unsigned long long>& w, int launches, long long ctas) {
+nlohmann::json summarize_trace(const std::vector<unsigned long long>& w, int launches,
+                               long long ctas) {
   constexpr int W = GpuDecoder::kTraceWords;
-  std::vector<std::string> names = {"entry (last CTA)", "wait done (last)", "main loop done (median)",
-                                    "main loop done (last)", "partial written (last)",
-                                    "split counted (last)", "done (last)", "split merge (longest)",
-                                    "merging CTA: loop done -> done", "gap after previous launch",
-                                    "launch period"};
+  const std::vector<std::string> names = {
+      "entry (last CTA)",      "wait done (last)",       "main loop done (median)",
+      "main loop done (last)", "partial written (last)", "split counted (last)",
+      "done (last)",           "split merge (longest)",  "merging CTA: loop done -> done",
+      "gap after previous launch", "launch period"};
   std::vector<std::vector<double>> v(names.size());
   double prev_end = 0, prev_start = 0;
   for (int l = 0; l < launches; ++l) {
@@ -417,7 +418,8 @@ int run_attention(const AttnOptions& opt) {
   const Geometry g = resolve_geometry(opt.common);
   auto backend = resolve_backend(opt.common);
   if (opt.trace < 0 || (opt.trace > 0 && backend->kind() != BackendKind::kCuda))
-    throw InvalidArgument("--trace " + std::to_string(opt.trace) + ": expected 0, or launches to trace on the CUDA backend");
+    throw InvalidArgument("--trace " + std::to_string(opt.trace) +
+                          ": expected 0, or launches to trace on the CUDA backend");
   ThreadPool pool(opt.threads);
   const HostData d = make_data(g, opt, pool);
   validate(host_args(d, reinterpret_cast<float*>(1), reinterpret_cast<float*>(1)),

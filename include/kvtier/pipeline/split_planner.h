@@ -17,14 +17,14 @@
 // 1/cpu)), the gain halving whenever the slack changes sign (and growing back while it keeps it).
 // Unlike a step time, the slack compares the two sides within the same layers, so a machine whose
 // step times drift from one step to the next (by 10% at batch 8 on an H200 host, before the copies
-// were enqueued after the hand-off: docs/pipeline.md) does not blur it (the pipeline reports the median over the layers, so a layer stalled by something else
-// does not either). The balanced split still pays the CPU share's fixed hand-off every layer,
-// which streaming alone does not: step `kFirstProbe` (the balance has moved x three times by
-// then), and one step in every `kProbeEvery` after, streams everything (x = 0); when that is
-// faster than the running average of the balanced steps since the last probe (observe_step), the
-// split stays at 0 and every `kProbeEvery` steps tries the balanced point again (which never goes
-// below kMinFraction, so such a probe still measures a balance). The choice changes only at a
-// probe.
+// were enqueued after the hand-off: docs/pipeline.md) does not blur it; the pipeline reports the
+// median over the layers, so a layer stalled by something else does not either. The balanced
+// split still pays the CPU share's fixed hand-off every layer, which streaming alone does not:
+// step `kFirstProbe` (the balance has moved x three times by then), and one step in every
+// `kProbeEvery` after, streams everything (x = 0); when that is faster than the running average
+// of the balanced steps since the last probe (observe_step), the split stays at 0 and every
+// `kProbeEvery` steps tries the balanced point again (which never goes below kMinFraction, so
+// such a probe still measures a balance). The choice changes only at a probe.
 //
 // Threading: not thread-safe; the pipeline's thread owns it.
 #pragma once
