@@ -5,8 +5,8 @@
 namespace kvtier {
 
 ThreadPool::ThreadPool(int threads) {
-  if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -18,19 +18,29 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_share(int id) {
-  const std::size_t threads = static_cast<std::size_t>(size());
-  const std::size_t begin = n_ * static_cast<std::size_t>(id) / threads;
-  const std::size_t end = n_ * (static_cast<std::size_t>(id) + 1) / threads;
-  try {
-    for (std::size_t i = begin; i < end; ++i) (*fn_)(i);
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!error_) error_ = std::current_exception();
+void ThreadPool::run_items() {
+  for (;;) {
+    const std::size_t begin = next_.fetch_add(grain_, std::memory_order_relaxed);
+    if (begin >= n_) return;
+    const std::size_t end = std::min(n_, begin + grain_);
+    if (!failed_.load(std::memory_order_relaxed)) {
+      try {
+        for (std::size_t i = begin; i < end; ++i) (*fn_)(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_) error_ = std::current_exception();
+        failed_.store(true, std::memory_order_relaxed);
+      }
+    }
+    // Skipped chunks (after an error) count as finished too, so the call ends.
+    if (finished_.fetch_add(end - begin, std::memory_order_acq_rel) + (end - begin) == n_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_cv_.notify_all();
+    }
   }
 }
 
-void ThreadPool::worker_loop(int id) {
+void ThreadPool::worker_loop() {
   std::size_t seen = 0;
   for (;;) {
     {
@@ -38,12 +48,12 @@ void ThreadPool::worker_loop(int id) {
       work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
+      if (!open_) continue;  // woke after the call ended
+      ++active_;
     }
-    run_share(id);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
-    }
+    run_items();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--active_ == 0) done_cv_.notify_all();
   }
 }
 
@@ -54,16 +64,23 @@ void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_
     std::lock_guard<std::mutex> lock(mu_);
     fn_ = &fn;
     n_ = n;
+    // Chunks of about an eighth of a thread's share: few atomics, and little left to one thread.
+    grain_ = std::max<std::size_t>(1, n / (static_cast<std::size_t>(size()) * 8));
+    next_.store(0, std::memory_order_relaxed);
+    finished_.store(0, std::memory_order_relaxed);
+    failed_.store(false, std::memory_order_relaxed);
     error_ = nullptr;
-    pending_ = static_cast<int>(workers_.size());
+    open_ = true;
     ++generation_;
   }
-  work_cv_.notify_all();
-  run_share(0);
+  if (!workers_.empty()) work_cv_.notify_all();
+  run_items();
   std::exception_ptr error;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return pending_ == 0; });
+    done_cv_.wait(lock, [&] { return finished_.load(std::memory_order_acquire) == n_; });
+    open_ = false;  // late wakers stay out; those inside finish their (empty) claims
+    done_cv_.wait(lock, [&] { return active_ == 0; });
     fn_ = nullptr;
     error = std::exchange(error_, nullptr);
   }

@@ -48,6 +48,8 @@ class PlanBuilder {
 
  private:
   const PoolView& pool(Tier t) const;
+  // check_slot throws naming `role`; slot_ok is its cheap test (no message built), for loops.
+  bool slot_ok(const SlotRef& r) const;
   void check_slot(const SlotRef& r, const std::string& role) const;
 
   const Geometry& g_;

@@ -19,4 +19,15 @@ std::vector<Segment> merge_runs(const std::vector<Segment>& segs);
 std::vector<Segment> split_pieces(const std::vector<Segment>& segs, std::size_t max_bytes);
 std::size_t total_bytes(const std::vector<Segment>& segs);
 
+// A run of `count` >= 2 neighbouring segments of equal size whose sources and destinations each
+// advance by a constant pitch of at least that size: one 2D copy (cudaMemcpy2DAsync) moves it.
+// A layer's slices of consecutive slots are such a run (source pitch: the slot size).
+struct StridedRun {
+  std::size_t first = 0, count = 0;
+  std::size_t src_pitch = 0, dst_pitch = 0;
+};
+// Splits a list, in order, into strided runs of at least min_count segments; segments in no such
+// run come back as runs of count 1 (pitches 0).
+std::vector<StridedRun> strided_runs(const std::vector<Segment>& segs, std::size_t min_count);
+
 }  // namespace kvtier::detail

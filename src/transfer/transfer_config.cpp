@@ -56,18 +56,26 @@ TransferConfig parse_transfer_setting(std::string_view text, const TransferConfi
   auto number = [&](const std::string& s, const char* what) {
     if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 6) {
       throw InvalidArgument("setting '" + std::string(text) + "': " + what + " '" + s +
-                            "' is not a count; expected H2D[/D2H][@SMS][xSTREAMS][+overlap]");
+                            "' is not a count; expected H2D[/D2H][@SMS][xSTREAMS][+overlap][+flat]");
     }
     return std::stoi(s);
   };
-  bool overlap = false, streams = false, sms = false;
-  take("+overlap", &overlap);
+  // Removes a flag (in any order after the method and counts); true when it was there.
+  auto flag = [&](std::string_view mark) {
+    const auto at = t.find(mark);
+    if (at == std::string::npos) return false;
+    t.erase(at, mark.size());
+    return true;
+  };
+  const bool flat = flag("+flat"), overlap = flag("+overlap");
+  bool streams = false, sms = false;
   const std::string x = take("x", &streams), at = take("@", &sms), d2h = take("/");
   c.h2d = parse_copy_method(t);
   c.d2h = d2h.empty() ? c.h2d : parse_copy_method(d2h);
   if (sms) c.copy_sms = number(at, "SM count");
   if (streams) c.copy_streams = number(x, "stream count");
   if (overlap) c.prefer_overlap = true;
+  if (flat) c.strided_min = 0;
   c.validate();
   return c;
 }
@@ -83,6 +91,10 @@ void TransferConfig::validate() const {
   }
   if (copy_streams < 1 || copy_streams > 16) {
     throw InvalidArgument("copy_streams " + std::to_string(copy_streams) + "; expected 1..16");
+  }
+  if (strided_min < 0) {
+    throw InvalidArgument("strided_min " + std::to_string(strided_min) +
+                          "; expected 0 (no 2D copies) or a segment count");
   }
   if (cpu_threads < 1) {
     throw InvalidArgument("cpu_threads " + std::to_string(cpu_threads) + "; expected at least 1");

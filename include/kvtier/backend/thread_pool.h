@@ -1,8 +1,12 @@
 // A fixed pool of worker threads for data-parallel host work (CPU attention, parallel memcpy).
-// parallel_for blocks the caller until every chunk is done and rethrows the first exception.
-// One parallel_for at a time per pool (calls from several threads are serialized).
+// parallel_for blocks the caller until every index is done and rethrows the first exception.
+// Indices are handed out in small chunks to whichever thread asks next, and the call returns as
+// soon as they are all done: a thread that wakes late or is descheduled (the machine's other
+// work) delays it by at most one chunk. One parallel_for at a time per pool (calls from several
+// threads are serialized); fn must not call parallel_for on the same pool.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
@@ -23,21 +27,25 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
-  // Calls fn(i) for every i in [0, n), spread over the threads in contiguous chunks.
+  // Calls fn(i) for every i in [0, n). After an exception the remaining indices are skipped.
   void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
 
  private:
-  void worker_loop(int id);
-  void run_share(int id);
+  void worker_loop();
+  void run_items();
 
   std::vector<std::thread> workers_;
   std::mutex call_mu_;  // one parallel_for at a time
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
+  // The current call: set under mu_ before generation_ moves; read by the threads that joined it.
   const std::function<void(std::size_t)>* fn_ = nullptr;
-  std::size_t n_ = 0;
+  std::size_t n_ = 0, grain_ = 1;
   std::size_t generation_ = 0;
-  int pending_ = 0;
+  bool open_ = false;   // workers may still join the current call
+  int active_ = 0;      // workers inside run_items for the current call
+  std::atomic<std::size_t> next_{0}, finished_{0};
+  std::atomic<bool> failed_{false};
   bool stop_ = false;
   std::exception_ptr error_;
 };

@@ -38,6 +38,11 @@ struct TransferConfig {
   int copy_streams = 4;
   // kMemcpyBatch: pass cudaMemcpyFlagPreferOverlapWithCompute (a hint to the driver).
   bool prefer_overlap = false;
+  // kMemcpyBatch / kMemcpyRuns: neighbouring segments of equal size at constant pitches (a
+  // layer's slices of consecutive slots) go as one 2D copy each, which costs the host one call
+  // instead of one list entry per segment. Runs shorter than this many segments, or 0 to turn
+  // 2D copies off, go segment by segment.
+  int strided_min = 4;
   // kAuto (measured on an H200, docs/transfer.md): host->device always through the copy engines
   // (kMemcpyBatch); device->host through the copy kernel when the merged segments average fewer
   // than this many bytes (the kernel wins alone at 64 KiB slices) and no host->device batch is in
@@ -55,8 +60,8 @@ struct TransferConfig {
   void validate() const;
 };
 
-// A setting as text, "H2D[/D2H][@SMS][xSTREAMS][+overlap]" (e.g. "batch", "kernel/batch@8",
-// "batchx4+overlap"), applied over `base`. InvalidArgument naming the part that is wrong.
+// A setting as text, "H2D[/D2H][@SMS][xSTREAMS][+overlap][+flat]" (e.g. "batch",
+// "kernel/batch@8", "batchx4+overlap"; +flat: no 2D copies), applied over `base`. InvalidArgument naming the part that is wrong.
 TransferConfig parse_transfer_setting(std::string_view text, const TransferConfig& base = {});
 
 }  // namespace kvtier

@@ -119,7 +119,7 @@ void decode_cpu(const DecodeArgs& a, ThreadPool& pool, CpuIsa isa) {
           s.causal ? std::max(0, lens[b] - s.q_tokens + 1 + t) : lens[b];
     }
   }
-  pool.parallel_for(heads, [&](std::size_t bh) {
+  auto pack_q = [&](std::size_t bh) {
     const int b = static_cast<int>(bh / s.kv_heads), h = static_cast<int>(bh % s.kv_heads);
     for (int r = 0; r < rows; ++r) {
       const int t = r / g, i = r % g;
@@ -131,7 +131,13 @@ void decode_cpu(const DecodeArgs& a, ThreadPool& pool, CpuIsa isa) {
         for (int k = 0; k < d; ++k) qh[dst + k] = static_cast<const std::uint16_t*>(a.q)[src + k];
       }
     }
-  });
+  };
+  // A few microseconds of work at small batches: on this thread, without waking the pool.
+  if (heads * head_elems < (std::size_t{1} << 16)) {
+    for (std::size_t bh = 0; bh < heads; ++bh) pack_q(bh);
+  } else {
+    pool.parallel_for(heads, pack_q);
+  }
 
   // Items: a key range of one sequence, all its kv heads (each block is then read as one
   // contiguous region), ranges of whole blocks sized so every thread gets several items.

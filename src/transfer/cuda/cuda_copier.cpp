@@ -1,5 +1,6 @@
 // The CUDA copier: copy lists through the copy kernel, cudaMemcpyBatchAsync or merged
-// cudaMemcpyAsync. The copies run on internal streams (of the highest priority when high_priority
+// cudaMemcpyAsync; for the latter two, strided runs (a layer's slices of consecutive slots) as
+// one cudaMemcpy2DAsync each. The copies run on internal streams (of the highest priority when high_priority
 // is set, so that the copy kernel's blocks are scheduled ahead of pending blocks of compute
 // kernels), joined to the engine's stream by events before and after: ordering on the engine's
 // stream is kept. The copy-engine methods split a list over copy_streams internal streams, so that
@@ -118,27 +119,51 @@ class CudaCopier final : public Copier {
     KVT_CUDA_CHECK(cudaEventRecord(d.done, s));
   }
 
-  void copy_batch(const std::vector<Segment>& segs, cudaStream_t s) {
-    const std::size_t n = segs.size();
-    dsts_.resize(n);
-    srcs_.resize(n);
-    sizes_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      dsts_[i] = segs[i].dst;
-      srcs_[i] = segs[i].src;
-      sizes_[i] = segs[i].bytes;
+  // 2D copies for the strided runs (when turned on); the remaining segments through `rest`.
+  template <class Rest>
+  void copy_strided(const std::vector<Segment>& segs, cudaStream_t s, Rest rest) {
+    if (config_.strided_min == 0) {
+      rest(segs);
+      return;
     }
-    cudaMemcpyAttributes attr{};
-    attr.srcAccessOrder = cudaMemcpySrcAccessOrderStream;
-    attr.flags = config_.prefer_overlap ? cudaMemcpyFlagPreferOverlapWithCompute : 0;
-    std::size_t first = 0;
-    KVT_CUDA_CHECK(
-        cudaMemcpyBatchAsync(dsts_.data(), srcs_.data(), sizes_.data(), n, &attr, &first, 1, s));
+    std::vector<Segment> left;
+    for (const StridedRun& r : strided_runs(segs, static_cast<std::size_t>(config_.strided_min))) {
+      const Segment& g = segs[r.first];
+      if (r.count == 1) {
+        left.push_back(g);
+        continue;
+      }
+      KVT_CUDA_CHECK(cudaMemcpy2DAsync(g.dst, r.dst_pitch, g.src, r.src_pitch, g.bytes, r.count,
+                                       cudaMemcpyDefault, s));
+    }
+    if (!left.empty()) rest(left);
+  }
+
+  void copy_batch(const std::vector<Segment>& segs, cudaStream_t s) {
+    copy_strided(segs, s, [&](const std::vector<Segment>& list) {
+      const std::size_t n = list.size();
+      dsts_.resize(n);
+      srcs_.resize(n);
+      sizes_.resize(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        dsts_[i] = list[i].dst;
+        srcs_[i] = list[i].src;
+        sizes_[i] = list[i].bytes;
+      }
+      cudaMemcpyAttributes attr{};
+      attr.srcAccessOrder = cudaMemcpySrcAccessOrderStream;
+      attr.flags = config_.prefer_overlap ? cudaMemcpyFlagPreferOverlapWithCompute : 0;
+      std::size_t first = 0;
+      KVT_CUDA_CHECK(cudaMemcpyBatchAsync(dsts_.data(), srcs_.data(), sizes_.data(), n, &attr,
+                                          &first, 1, s));
+    });
   }
 
   void copy_runs(const std::vector<Segment>& segs, cudaStream_t s) {
-    for (const Segment& g : segs)
-      KVT_CUDA_CHECK(cudaMemcpyAsync(g.dst, g.src, g.bytes, cudaMemcpyDefault, s));
+    copy_strided(segs, s, [&](const std::vector<Segment>& list) {
+      for (const Segment& g : list)
+        KVT_CUDA_CHECK(cudaMemcpyAsync(g.dst, g.src, g.bytes, cudaMemcpyDefault, s));
+    });
   }
 
   Backend& backend_;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "transfer/hazards.h"
 
 namespace kvtier::detail {
@@ -24,6 +26,61 @@ TEST(Segments, MergeRunsAndSplit) {
   EXPECT_EQ(p[2].bytes, 22u);
   EXPECT_EQ(p[2].src, a.data() + 128);
   EXPECT_EQ(total_bytes(p), 200u);
+}
+
+TEST(Segments, StridedRunsOfLayerSlices) {
+  std::vector<std::byte> host(64 * 100), dev(16 * 100);
+  std::vector<Segment> s;
+  // Slices of slots 0..4 (pitch 64) into a contiguous buffer, then slot 9, then slots 20, 22, 24.
+  for (int k : {0, 1, 2, 3, 4, 9, 20, 22, 24})
+    s.push_back({dev.data() + 16 * s.size(), host.data() + 64 * k + 8, 16});
+  const auto runs = strided_runs(s, 3);
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].first, 0u);
+  EXPECT_EQ(runs[0].count, 5u);
+  EXPECT_EQ(runs[0].src_pitch, 64u);
+  EXPECT_EQ(runs[0].dst_pitch, 16u);
+  EXPECT_EQ(runs[1].first, 5u);  // slot 9 starts no run of 3 (9, 20 and 22 are not evenly spaced)
+  EXPECT_EQ(runs[1].count, 1u);
+  EXPECT_EQ(runs[2].first, 6u);
+  EXPECT_EQ(runs[2].count, 3u);
+  EXPECT_EQ(runs[2].src_pitch, 128u);
+  // Overlapping or backwards neighbours and unequal sizes never form a run.
+  const std::vector<Segment> bad{{dev.data(), host.data(), 16},
+                                 {dev.data() + 8, host.data() + 64, 16},
+                                 {dev.data() + 32, host.data(), 16},
+                                 {dev.data() + 64, host.data() + 64, 8}};
+  for (const StridedRun& r : strided_runs(bad, 2)) EXPECT_EQ(r.count, 1u);
+}
+
+TEST(Segments, StridedRunsCoverEveryByteOnce) {
+  std::mt19937_64 rng(7);
+  std::vector<std::byte> host(256 * 64), dev(256 * 64);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<Segment> s;
+    std::size_t d = 0;
+    const std::size_t bytes = 8 << (rng() % 3);
+    for (int i = 0, n = static_cast<int>(rng() % 40); i < n; ++i) {
+      const std::size_t slot = rng() % 8 == 0 ? rng() % 256 : (s.empty() ? 0 : i % 256);
+      s.push_back({dev.data() + d, host.data() + slot * 64, rng() % 10 == 0 ? bytes / 2 : bytes});
+      d += 64 * (1 + rng() % 2);
+    }
+    const auto runs = strided_runs(s, 1 + rng() % 4);
+    std::size_t next = 0;
+    for (const StridedRun& r : runs) {
+      ASSERT_EQ(r.first, next);
+      next += r.count;
+      for (std::size_t k = 1; k < r.count; ++k) {
+        const Segment &a = s[r.first + k - 1], &b = s[r.first + k];
+        ASSERT_EQ(b.bytes, a.bytes);
+        ASSERT_EQ(b.src - a.src, static_cast<std::ptrdiff_t>(r.src_pitch));
+        ASSERT_EQ(b.dst - a.dst, static_cast<std::ptrdiff_t>(r.dst_pitch));
+        ASSERT_GE(r.src_pitch, a.bytes);
+        ASSERT_GE(r.dst_pitch, a.bytes);
+      }
+    }
+    ASSERT_EQ(next, s.size());
+  }
 }
 
 TEST(Hazards, ConflictsAcrossStreamsOnly) {

@@ -60,6 +60,13 @@ TEST(TransferSetting, Parse) {
   EXPECT_EQ(b.d2h, CopyMethod::kMemcpyRuns);
   EXPECT_EQ(b.copy_sms, 5);
   EXPECT_FALSE(b.prefer_overlap);
+  EXPECT_GT(b.strided_min, 0);
+  for (const char* text : {"batchx2+flat+overlap", "batchx2+overlap+flat"}) {
+    const TransferConfig c = parse_transfer_setting(text);
+    EXPECT_EQ(c.copy_streams, 2) << text;
+    EXPECT_TRUE(c.prefer_overlap) << text;
+    EXPECT_EQ(c.strided_min, 0) << text;
+  }
   EXPECT_THROW(parse_transfer_setting("kernel@"), InvalidArgument);
   EXPECT_THROW(parse_transfer_setting("batchxq"), InvalidArgument);
   EXPECT_THROW(parse_transfer_setting("dma/batch"), InvalidArgument);
