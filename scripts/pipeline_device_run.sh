@@ -5,8 +5,9 @@
 # the GPU; `disk`: the disk tier (its bench, then decode over GPU, host and disk, run twice on one
 # directory: the second run reuses the blocks); `transfer`: kvtier-bench transfer at block sizes 16 and
 # 64 in a 32 GiB pool, beside memory-bound kernels too. Logs and JSON land in $OUT (or
-# build/pipeline-logs). `matrix`: issue 5's acceptance matrix; `splits`: fixed splits beside auto.
-#   scripts/pipeline_device_run.sh [tests|quick|full|matrix|splits|sweep|disk|transfer]...  (several run in order)
+# build/pipeline-logs). `matrix`: issue 5's acceptance matrix; `splits`: fixed splits beside auto
+# (`splits-flat`: the same without 2D copies).
+#   scripts/pipeline_device_run.sh [tests|quick|full|matrix|splits|splits-flat|sweep|disk|transfer]...  (several run in order)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/cuda/bin"
@@ -61,9 +62,10 @@ case $mode in
     run b1-32k-matrix --context 32768 --gpu-budget 0.75,0.5,min --depth 1 --cpu-share off,auto --steps 8
     run b8-32k-matrix --batch 8 --context 32768 --gpu-budget 0.75,0.5,min --depth 1 --cpu-share off,auto --steps 8
     run b1-128k-matrix --context 131072 --gpu-budget 0.75,0.5,min --depth 1 --cpu-share off,auto --steps 8 ;;
-  splits)
-    run b8-split --batch 8 --context 32768 --gpu-budget min --depth 1 --cpu-share auto,off,0.3,0.4,0.5,auto --steps 8
-    run b1-split --context 32768 --gpu-budget min --depth 1 --cpu-share auto,off,0.1,0.2,0.3,0.4 --steps 16 ;;
+  splits|splits-flat)  # -flat: the same without 2D copies (one list entry per layer slice)
+    t=; x=; [ $mode = splits-flat ] && { t=-flat; x="--transfer batch+flat"; }
+    run b8-split$t --batch 8 --context 32768 --gpu-budget min --depth 1 --cpu-share auto,off,0.3,0.4,0.5,auto --steps 8 $x
+    run b1-split$t --context 32768 --gpu-budget min --depth 1 --cpu-share auto,off,0.2,0.3,0.4 --steps 16 $x ;;
   full)
     run b1-32k --context 32768 --gpu-budget 0.75,0.5,min --depth 0,1,2 --cpu-share off,auto --steps 12
     run b1-128k --context 131072 --gpu-budget 0.75,0.5,min --depth 1 --cpu-share off,auto --steps 8

@@ -36,6 +36,7 @@ struct DecodeOptions {
   std::string disk_dir, disk_budget = "auto", disk_io = "auto";
   int disk_group_layers = 0;  // 0: the pipeline's default
   int disk_buffers = pipeline::PipelineConfig{}.disk_buffers;
+  std::string transfer = "auto";
 };
 
 
@@ -106,6 +107,7 @@ int run(DecodeOptions o) {
     if (o.common.gpu_budget == "0.5") o.common.gpu_budget = "all,0.75,0.5,min";
   }
   const Geometry g = resolve_geometry(o.common);
+  const TransferConfig transfer = parse_transfer_setting(o.transfer);  // refused before any work
   auto backend = resolve_backend(o.common);
   ThreadPool threads(o.threads);
   std::vector<int> contexts, depths;
@@ -233,6 +235,7 @@ int run(DecodeOptions o) {
   doc["batch"] = o.batch;
   doc["steps"] = o.steps;
   doc["weight_bytes"] = weights;
+  doc["transfer"] = o.transfer;
   doc["floors"] = floors.to_json();
   if (disk_floor) {
     doc["floors"]["disk_read_gbps"] = disk_floor->read_bytes_per_s / 1e9;
@@ -259,6 +262,7 @@ int run(DecodeOptions o) {
     base.window_blocks = o.window;
     base.weight_bytes = weights;
     base.pipeline.cpu_threads = o.threads;
+    base.transfer = transfer;
     // Hand-off prior: ~0.5 ms a layer was measured on an H200 host (q to host, wake-up, fork/join of
     // the CPU threads, result back); the search corrects it anyway.
     base.pipeline.prior = {floors.h2d * 0.9, floors.host_read * 0.6, floors.device_read * 0.8, 500e-6};
@@ -407,6 +411,10 @@ void add_decode_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--disk-buffers", o->disk_buffers, "Layer groups of disk reads in flight (staging buffers)")
       ->check(CLI::Range(2, 64))
+      ->capture_default_str();
+  cmd->add_option("--transfer", o->transfer,
+                  "Transfer setting of the streamed copies, H2D[/D2H][@SMS][xSTREAMS][+overlap][+flat] "
+                  "of auto, kernel, batch, runs (as in `transfer --methods`)")
       ->capture_default_str();
   cmd->add_flag("--sweep", o->sweep,
                 "Contexts 8K..128K x GPU budgets all, 0.75, 0.5, min (unless --context / --gpu-budget are given)");

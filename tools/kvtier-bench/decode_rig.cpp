@@ -125,7 +125,7 @@ DecodeRunResult run_decode(Backend& b, ThreadPool& threads, const DecodeRunConfi
   const SlotIndex host_slots = std::max<SlotIndex>(1, c.host_slots);
   SlotPool gpu(b, Tier::kGpu, g, c.gpu_slots);
   SlotPool host(b, Tier::kHost, g, host_slots);
-  TransferEngine engine(b, g, view_of(gpu), view_of(host));
+  TransferEngine engine(b, g, view_of(gpu), view_of(host), c.transfer);
   BlockManagerConfig bc;
   bc.geometry = g;
   bc.capacity = {c.gpu_slots, host_slots, static_cast<SlotIndex>(r.disk_slots)};

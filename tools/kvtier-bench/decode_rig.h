@@ -16,6 +16,7 @@
 #include "kvtier/core/geometry.h"
 #include "kvtier/pipeline/decode_pipeline.h"
 #include "kvtier/transfer/disk_store.h"
+#include "kvtier/transfer/transfer_config.h"
 
 namespace kvtier::bench {
 
@@ -30,6 +31,7 @@ struct DecodeRunConfig {
   std::uint32_t sink_blocks = 1, window_blocks = 2;
   std::size_t weight_bytes = 0;  // model weight bytes read per step (spread over the layers)
   pipeline::PipelineConfig pipeline;
+  TransferConfig transfer;  // how the engine copies (streamed layers, write-backs)
   // Disk tier (when disk_dir is set): host_slots is then the host budget and what does not fit
   // on the GPU and the host goes to disk. Blocks found on disk (an earlier run's) are reused for
   // the prompts, not filled again. At the end every full block not on disk is written there, so

@@ -59,8 +59,10 @@ inline void check_gather_scatter(Backend& b, TransferConfig cfg, std::uint64_t s
   std::vector<std::size_t> offsets;
   for (int r = 0; r < kRounds; ++r) {
     const int layer = static_cast<int>(rig.rng()() % g.layers);
-    // Gather (every other round into a destination 4 bytes off 16-byte alignment).
-    auto slots = rig.random_slots(Tier::kHost, 1 + rig.rng()() % 40);
+    // Gather (every other round into a destination 4 bytes off 16-byte alignment; every other
+    // pair of rounds from runs of evenly spaced slots).
+    auto slots = (r / 2) % 2 ? rig.slots_in_runs(Tier::kHost, 1 + rig.rng()() % 40)
+                             : rig.random_slots(Tier::kHost, 1 + rig.rng()() % 40);
     const std::size_t off = (r % 2) ? 4 : 0;
     gathered.push_back(b.allocate(MemoryKind::kDevice, slots.size() * lb + off));
     offsets.push_back(off);
@@ -72,7 +74,8 @@ inline void check_gather_scatter(Backend& b, TransferConfig cfg, std::uint64_t s
     events.push_back(rig.engine().gather_layer(layer, slots, gathered.back().as<std::byte>() + off,
                                                slots.size() * lb));
     // Scatter into random host slots, some of them just gathered from (write after read).
-    auto targets = rig.random_slots(Tier::kHost, 1 + rig.rng()() % 40);
+    auto targets = r % 3 ? rig.slots_in_runs(Tier::kHost, 1 + rig.rng()() % 40)
+                         : rig.random_slots(Tier::kHost, 1 + rig.rng()() % 40);
     const Bytes src = random_bytes(rig.rng(), targets.size() * lb);
     sources.push_back(b.allocate(MemoryKind::kDevice, src.size()));
     b.copy_async(sources.back().data(), src.data(), src.size(), rig.engine().d2h_stream());
@@ -110,7 +113,8 @@ inline void check_staging_ring(Backend& b, TransferConfig cfg, std::uint64_t see
   std::vector<TransferEvent> events;
   for (int step = 0; step < kSteps; ++step) {
     const int layer = step % g.layers;
-    auto slots = rig.random_slots(Tier::kHost, 1 + rig.rng()() % max_blocks);
+    auto slots = step % 2 ? rig.slots_in_runs(Tier::kHost, 1 + rig.rng()() % max_blocks)
+                          : rig.random_slots(Tier::kHost, 1 + rig.rng()() % max_blocks);
     Bytes exp(slots.size() * lb);
     for (std::size_t i = 0; i < slots.size(); ++i) {
       std::memcpy(exp.data() + i * lb, rig.shadow({Tier::kHost, slots[i]}).data() + layer * lb, lb);

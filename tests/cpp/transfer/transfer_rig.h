@@ -147,6 +147,24 @@ class TransferRig {
     all.resize(std::min(n, all.size()));
     return all;
   }
+  // Like random_slots, but often in runs of evenly spaced slots (what 2D copies move), with
+  // random slots between the runs; distinct.
+  std::vector<SlotIndex> slots_in_runs(Tier t, std::size_t n) {
+    const SlotIndex total = pool(t).slots();
+    std::vector<bool> used(total, false);
+    std::vector<SlotIndex> out;
+    while (out.size() < std::min<std::size_t>(n, total)) {
+      const SlotIndex start = static_cast<SlotIndex>(rng_() % total);
+      const SlotIndex pitch = 1 + static_cast<SlotIndex>(rng_() % 3);
+      const std::size_t len = rng_() % 3 == 0 ? 1 : 2 + rng_() % 12;
+      for (SlotIndex k = 0, s = start; k < len && s < total && out.size() < n; ++k, s += pitch) {
+        if (used[s]) break;
+        used[s] = true;
+        out.push_back(s);
+      }
+    }
+    return out;
+  }
 
  private:
   Backend& b_;
