@@ -65,7 +65,7 @@ case $mode in
   splits|splits-flat)  # -flat: the same without 2D copies (one list entry per layer slice)
     t=; x=; [ $mode = splits-flat ] && { t=-flat; x="--transfer batch+flat"; }
     run b8-split$t --batch 8 --context 32768 --gpu-budget min --depth 1 --cpu-share auto,off,0.3,0.4,0.5,auto --steps 8 $x
-    run b1-split$t --context 32768 --gpu-budget min --depth 1 --cpu-share auto,off,0.2,0.3,0.4 --steps 16 $x ;;
+    run b1-split$t --context 32768 --gpu-budget min --depth 1 --cpu-share auto,off,0.3,0.4,0.5 --steps 16 $x ;;
   full)
     run b1-32k --context 32768 --gpu-budget 0.75,0.5,min --depth 0,1,2 --cpu-share off,auto --steps 12
     run b1-128k --context 131072 --gpu-budget 0.75,0.5,min --depth 1 --cpu-share off,auto --steps 8

@@ -1,8 +1,23 @@
 #include "kvtier/backend/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace kvtier {
+namespace {
+
+constexpr auto kSpin = std::chrono::microseconds(30);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -43,11 +58,18 @@ void ThreadPool::run_items() {
 void ThreadPool::worker_loop() {
   std::size_t seen = 0;
   for (;;) {
+    // Calls often come in quick succession (CPU attention: its items, then their merge): watch
+    // for the next one a few microseconds before sleeping, which saves its wake-up.
+    const auto spin_until = std::chrono::steady_clock::now() + kSpin;
+    while (generation_.load(std::memory_order_relaxed) == seen &&
+           std::chrono::steady_clock::now() < spin_until) {
+      for (int i = 0; i < 64; ++i) cpu_relax();
+    }
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      work_cv_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load();
       if (!open_) continue;  // woke after the call ended
       ++active_;
     }
@@ -71,7 +93,7 @@ void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_
     failed_.store(false, std::memory_order_relaxed);
     error_ = nullptr;
     open_ = true;
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_relaxed);
   }
   if (!workers_.empty()) work_cv_.notify_all();
   run_items();

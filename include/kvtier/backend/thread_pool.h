@@ -41,7 +41,7 @@ class ThreadPool {
   // The current call: set under mu_ before generation_ moves; read by the threads that joined it.
   const std::function<void(std::size_t)>* fn_ = nullptr;
   std::size_t n_ = 0, grain_ = 1;
-  std::size_t generation_ = 0;
+  std::atomic<std::size_t> generation_{0};  // moved under mu_; also read without it (spin)
   bool open_ = false;   // workers may still join the current call
   int active_ = 0;      // workers inside run_items for the current call
   std::atomic<std::size_t> next_{0}, finished_{0};
