@@ -9,8 +9,6 @@
 namespace kvtier {
 namespace {
 
-constexpr auto kSpin = std::chrono::microseconds(30);
-
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
@@ -19,7 +17,7 @@ inline void cpu_relax() {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, std::chrono::microseconds spin) : spin_(spin) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -59,8 +57,8 @@ void ThreadPool::worker_loop() {
   std::size_t seen = 0;
   for (;;) {
     // Calls often come in quick succession (CPU attention: its items, then their merge): watch
-    // for the next one a few microseconds before sleeping, which saves its wake-up.
-    const auto spin_until = std::chrono::steady_clock::now() + kSpin;
+    // for the next one a while before sleeping, which saves its wake-up.
+    const auto spin_until = std::chrono::steady_clock::now() + spin_;
     while (generation_.load(std::memory_order_relaxed) == seen &&
            std::chrono::steady_clock::now() < spin_until) {
       for (int i = 0; i < 64; ++i) cpu_relax();

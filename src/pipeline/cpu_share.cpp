@@ -6,7 +6,8 @@
 
 namespace kvtier::pipeline::detail {
 
-CpuShareWorker::CpuShareWorker(int threads) : pool_(threads), thread_([this] { loop(); }) {}
+CpuShareWorker::CpuShareWorker(int threads, std::chrono::microseconds spin)
+    : pool_(threads, spin), thread_([this] { loop(); }) {}
 
 CpuShareWorker::~CpuShareWorker() {
   {

@@ -3,6 +3,7 @@
 // to the driving thread, which waits for it before enqueuing the layer's merge.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -24,7 +25,7 @@ class CpuShareWorker {
     Event* q_ready = nullptr;    // recorded by the driving thread, then announced by q_recorded()
   };
 
-  explicit CpuShareWorker(int threads);
+  CpuShareWorker(int threads, std::chrono::microseconds spin);
   ~CpuShareWorker();
   CpuShareWorker(const CpuShareWorker&) = delete;
   CpuShareWorker& operator=(const CpuShareWorker&) = delete;

@@ -25,6 +25,8 @@ void PipelineConfig::validate() const {
   }
   if (max_batch < 1) throw InvalidArgument("pipeline: max_batch " + std::to_string(max_batch) + "; expected >= 1");
   if (cpu_threads < 0) throw InvalidArgument("pipeline: cpu_threads must be >= 0");
+  if (cpu_spin_us < 0 || cpu_spin_us > 1000000)
+    throw InvalidArgument("pipeline: cpu_spin_us must be in 0..1000000");
   if (disk_buffers < 2) throw InvalidArgument("pipeline: disk_buffers " + std::to_string(disk_buffers) + "; expected >= 2");
   if (disk_group_layers < 0) throw InvalidArgument("pipeline: disk_group_layers must be >= 0 (0: automatic)");
   if (!(scale >= 0.f) || !std::isfinite(scale)) throw InvalidArgument("pipeline: scale must be finite and >= 0");
@@ -106,7 +108,8 @@ DecodePipeline::DecodePipeline(Backend& backend, const Geometry& geometry, SlotP
     const std::size_t layers = static_cast<std::size_t>(geometry_.layers);
     impl_->cpu_q = backend.allocate(MemoryKind::kPinnedHost, layers * rows * dim * geometry_.elem_bytes());
     impl_->cpu_partial = backend.allocate(MemoryKind::kPinnedHost, layers * rows * (dim + 1) * sizeof(float));
-    impl_->cpu = std::make_unique<detail::CpuShareWorker>(config_.cpu_threads);
+    impl_->cpu = std::make_unique<detail::CpuShareWorker>(
+        config_.cpu_threads, std::chrono::microseconds(config_.cpu_spin_us));
     for (int l = 0; l < geometry_.layers; ++l) {
       impl_->q_ready.push_back(backend.create_event());
       impl_->parts_done.push_back(backend.create_event());

@@ -30,7 +30,7 @@ struct DecodeOptions {
   std::string cpu_shares = "auto";
   std::string weights = "auto";
   std::uint32_t sink = 1, window = 2;
-  int threads = 0;
+  int threads = 0, cpu_spin_us = pipeline::PipelineConfig{}.cpu_spin_us;
   bool sweep = false, verify = true;
   std::string floor_bytes = "1GiB";
   std::string disk_dir, disk_budget = "auto", disk_io = "auto";
@@ -236,6 +236,8 @@ int run(DecodeOptions o) {
   doc["steps"] = o.steps;
   doc["weight_bytes"] = weights;
   doc["transfer"] = o.transfer;
+  doc["cpu_threads"] = o.threads;
+  doc["cpu_spin_us"] = o.cpu_spin_us;
   doc["floors"] = floors.to_json();
   if (disk_floor) {
     doc["floors"]["disk_read_gbps"] = disk_floor->read_bytes_per_s / 1e9;
@@ -262,6 +264,7 @@ int run(DecodeOptions o) {
     base.window_blocks = o.window;
     base.weight_bytes = weights;
     base.pipeline.cpu_threads = o.threads;
+    base.pipeline.cpu_spin_us = o.cpu_spin_us;
     base.transfer = transfer;
     // Hand-off prior: ~0.5 ms a layer was measured on an H200 host (q to host, wake-up, fork/join of
     // the CPU threads, result back); the search corrects it anyway.
@@ -397,6 +400,10 @@ void add_decode_command(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--threads", o->threads, "Host threads for the CPU share and set-up (0: all)")->capture_default_str();
+  cmd->add_option("--cpu-spin-us", o->cpu_spin_us,
+                  "Microseconds the CPU share's idle threads watch for the next layer before sleeping")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
   cmd->add_option("--floor-bytes", o->floor_bytes, "Bytes of each floor measurement")->capture_default_str();
   cmd->add_option("--disk", o->disk_dir,
                   "Disk tier directory (created 0700): KV beyond --host-budget goes there; blocks left there "

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
@@ -21,7 +22,10 @@ namespace kvtier {
 class ThreadPool {
  public:
   // threads = 0: one per hardware thread. The caller's thread also works, so `threads` counts it.
-  explicit ThreadPool(int threads = 0);
+  // Idle workers watch for the next call for `spin` before they sleep (a sleeping thread takes
+  // tens of microseconds to wake, more on a virtual machine whose idle cores halt).
+  static constexpr std::chrono::microseconds kDefaultSpin{30};
+  explicit ThreadPool(int threads = 0, std::chrono::microseconds spin = kDefaultSpin);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -34,6 +38,7 @@ class ThreadPool {
   void worker_loop();
   void run_items();
 
+  std::chrono::microseconds spin_;
   std::vector<std::thread> workers_;
   std::mutex call_mu_;  // one parallel_for at a time
   std::mutex mu_;

@@ -36,6 +36,8 @@ struct PipelineConfig {
   int depth = 1;                        // staging look-ahead d; the ring has d + 1 buffers
   CpuShare cpu_share;                   // which host blocks the CPU computes
   int cpu_threads = 0;                  // threads of the CPU share (0: all hardware threads)
+  // How long the CPU share's idle threads watch for the next layer before sleeping.
+  int cpu_spin_us = 30;
   int max_batch = 1;                    // largest batch of a step (sizes the workspaces)
   std::size_t max_streamed_blocks = 0;  // blocks a staging buffer holds, over the batch
   // Disk tier (with a DiskStore): disk blocks a step may read, over the batch; layers a read

@@ -27,8 +27,10 @@ struct CpuItem {
   int prefetch = 0;            // software prefetch of the next block: 0 none, 1 L1, 2 L2, 3 L3
 };
 
+// Scores of one row group ([kRowGroup][block_tokens], whatever the row count), then the running
+// max and sum of every (head, row).
 inline int scratch_floats(int block_tokens, int rows, int heads) {
-  return rows * block_tokens + 2 * rows * heads + 64;
+  return kRowGroup * block_tokens + 2 * rows * heads + 64;
 }
 
 using ItemFn = void (*)(const CpuItem&);

@@ -46,6 +46,16 @@ struct Item {
   int b, j0, j1;
 };
 
+// Buffers of a call, kept by the calling thread from call to call: a decode step calls once a
+// layer, and allocating and zero-filling the items' partials (~1 MiB) each time showed in the
+// CPU share's per-layer cost. Every element a call reads, it writes first.
+struct Workspace {
+  std::vector<float> qf, part_o, part_lse;
+  std::vector<std::uint16_t> qh;
+  std::vector<int> limits, first_item;
+  std::vector<Item> items;
+};
+
 }  // namespace
 
 const char* cpu_isa_name(CpuIsa isa) {
@@ -109,9 +119,13 @@ void decode_cpu(const DecodeArgs& a, ThreadPool& pool, CpuIsa isa) {
 
   // q of each (sequence, kv head) as packed rows r = t * group + i: scaled fp32 and raw 16-bit.
   const std::size_t heads = static_cast<std::size_t>(s.batch) * s.kv_heads;
-  std::vector<float> qf(heads * head_elems);
-  std::vector<std::uint16_t> qh(s.dtype == DType::kBF16 ? heads * head_elems : 0);
-  std::vector<int> limits(static_cast<std::size_t>(s.batch) * rows);
+  thread_local Workspace ws;
+  std::vector<float>& qf = ws.qf;
+  std::vector<std::uint16_t>& qh = ws.qh;
+  std::vector<int>& limits = ws.limits;
+  qf.resize(heads * head_elems);
+  qh.resize(s.dtype == DType::kBF16 ? heads * head_elems : 0);
+  limits.resize(static_cast<std::size_t>(s.batch) * rows);
   for (int b = 0; b < s.batch; ++b) {
     for (int r = 0; r < rows; ++r) {
       const int t = r / g;
@@ -146,8 +160,10 @@ void decode_cpu(const DecodeArgs& a, ThreadPool& pool, CpuIsa isa) {
   const long long target_items = 4LL * pool.size();
   long long chunk = std::max<long long>(256, (total + target_items - 1) / target_items);
   chunk = (chunk + s.block_tokens - 1) / s.block_tokens * s.block_tokens;
-  std::vector<Item> items;
-  std::vector<int> first_item(s.batch + 1, 0);
+  std::vector<Item>& items = ws.items;
+  std::vector<int>& first_item = ws.first_item;
+  items.clear();
+  first_item.assign(static_cast<std::size_t>(s.batch) + 1, 0);
   for (int b = 0; b < s.batch; ++b) {
     first_item[b] = static_cast<int>(items.size());
     int j = 0;
@@ -161,7 +177,10 @@ void decode_cpu(const DecodeArgs& a, ThreadPool& pool, CpuIsa isa) {
 
   const int prefetch = cpu_prefetch_mode();
   const std::size_t item_rows = static_cast<std::size_t>(s.kv_heads) * rows;
-  std::vector<float> part_o(items.size() * item_rows * d), part_lse(items.size() * item_rows);
+  std::vector<float>& part_o = ws.part_o;
+  std::vector<float>& part_lse = ws.part_lse;
+  part_o.resize(items.size() * item_rows * d);
+  part_lse.resize(items.size() * item_rows);
   const int scratch = cpu::scratch_floats(s.block_tokens, rows, s.kv_heads);
   pool.parallel_for(items.size(), [&](std::size_t i) {
     thread_local std::vector<float> buf;
