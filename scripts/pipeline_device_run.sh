@@ -6,8 +6,8 @@
 # directory: the second run reuses the blocks); `transfer`: kvtier-bench transfer at block sizes 16 and
 # 64 in a 32 GiB pool, beside memory-bound kernels too. Logs and JSON land in $OUT (or
 # build/pipeline-logs). `matrix`: issue 5's acceptance matrix; `splits`: fixed splits beside auto
-# (`splits-flat`: the same without 2D copies).
-#   scripts/pipeline_device_run.sh [tests|quick|full|matrix|splits|splits-flat|sweep|disk|transfer]...  (several run in order)
+# (`splits-flat`: the same without 2D copies); `spin`: the CPU share's thread settings at batch 1.
+#   scripts/pipeline_device_run.sh [tests|quick|full|matrix|splits|splits-flat|spin|sweep|disk|transfer]...  (several run in order)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/cuda/bin"
@@ -66,6 +66,16 @@ case $mode in
     t=; x=; [ $mode = splits-flat ] && { t=-flat; x="--transfer batch+flat"; }
     run b8-split$t --batch 8 --context 32768 --gpu-budget min --depth 1 --cpu-share auto,off,0.3,0.4,0.5,auto --steps 8 $x
     run b1-split$t --context 32768 --gpu-budget min --depth 1 --cpu-share auto,off,0.3,0.4,0.5 --steps 16 $x ;;
+  spin)  # the CPU share's thread settings at batch 1 (hand-off latency), and CPU attention alone by size
+    for c in 4096 13312 32768 131072; do
+      timeout 120 $B attention --backend cpu --preset llama-3.1-8b --context $c --json "$out/attn-cpu-$c.json" 2>&1 \
+        | tail -n 3 | head -n 1 | tee -a "$log" || status=1
+    done
+    for v in "30 0" "300 0" "1000 0" "1000 15"; do
+      set -- $v
+      run b1-spin$1-t$2 --context 32768 --gpu-budget min --depth 1 --cpu-share off,auto,0.4 --steps 16 \
+        --cpu-spin-us $1 --threads $2
+    done ;;
   full)
     run b1-32k --context 32768 --gpu-budget 0.75,0.5,min --depth 0,1,2 --cpu-share off,auto --steps 12
     run b1-128k --context 131072 --gpu-budget 0.75,0.5,min --depth 1 --cpu-share off,auto --steps 8
