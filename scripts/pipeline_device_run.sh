@@ -71,8 +71,8 @@ case $mode in
       timeout 120 $B attention --backend cpu --preset llama-3.1-8b --context $c --json "$out/attn-cpu-$c.json" 2>&1 \
         | tail -n 3 | head -n 1 | tee -a "$log" || status=1
     done
-    for v in ${SPIN_SETTINGS:-"30 0" "300 0" "1000 0" "1000 15"}; do
-      set -- $v
+    for v in ${SPIN_SETTINGS:-30:0 300:0 1000:0 1000:15}; do  # spin us:threads
+      set -- ${v/:/ }
       run b1-spin$1-t$2 --context 32768 --gpu-budget min --depth 1 --cpu-share off,auto,0.4 --steps 16 \
         --cpu-spin-us $1 --threads $2
     done ;;
