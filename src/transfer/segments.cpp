@@ -36,21 +36,24 @@ std::vector<Segment> split_pieces(const std::vector<Segment>& segs, std::size_t 
 namespace {
 
 // The pitch from a to b when b continues a strided sequence of a's size; 0 when it cannot.
-std::size_t pitch(const std::byte* a, const std::byte* b, std::size_t bytes) {
-  return b >= a + bytes ? static_cast<std::size_t>(b - a) : 0;
+std::size_t pitch(const std::byte* a, const std::byte* b, std::size_t bytes, std::size_t max) {
+  return b >= a + bytes && static_cast<std::size_t>(b - a) <= max
+             ? static_cast<std::size_t>(b - a)
+             : 0;
 }
 
 }  // namespace
 
-std::vector<StridedRun> strided_runs(const std::vector<Segment>& segs, std::size_t min_count) {
+std::vector<StridedRun> strided_runs(const std::vector<Segment>& segs, std::size_t min_count,
+                                     std::size_t max_pitch) {
   std::vector<StridedRun> out;
   std::size_t i = 0;
   while (i < segs.size()) {
     const Segment& s = segs[i];
     std::size_t n = 1, sp = 0, dp = 0;
     if (i + 1 < segs.size() && segs[i + 1].bytes == s.bytes) {
-      sp = pitch(s.src, segs[i + 1].src, s.bytes);
-      dp = pitch(s.dst, segs[i + 1].dst, s.bytes);
+      sp = pitch(s.src, segs[i + 1].src, s.bytes, max_pitch);
+      dp = pitch(s.dst, segs[i + 1].dst, s.bytes, max_pitch);
     }
     if (sp != 0 && dp != 0) {
       n = 2;

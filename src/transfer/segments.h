@@ -26,8 +26,10 @@ struct StridedRun {
   std::size_t first = 0, count = 0;
   std::size_t src_pitch = 0, dst_pitch = 0;
 };
-// Splits a list, in order, into strided runs of at least min_count segments; segments in no such
-// run come back as runs of count 1 (pitches 0).
-std::vector<StridedRun> strided_runs(const std::vector<Segment>& segs, std::size_t min_count);
+// Splits a list, in order, into strided runs of at least min_count segments whose pitches are at
+// most max_pitch (a 2D copy's limit); segments in no such run come back as runs of count 1
+// (pitches 0).
+std::vector<StridedRun> strided_runs(const std::vector<Segment>& segs, std::size_t min_count,
+                                     std::size_t max_pitch);
 
 }  // namespace kvtier::detail

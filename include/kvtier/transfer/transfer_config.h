@@ -61,7 +61,8 @@ struct TransferConfig {
 };
 
 // A setting as text, "H2D[/D2H][@SMS][xSTREAMS][+overlap][+flat]" (e.g. "batch",
-// "kernel/batch@8", "batchx4+overlap"; +flat: no 2D copies), applied over `base`. InvalidArgument naming the part that is wrong.
+// "kernel/batch@8", "batchx4+overlap"; +flat: no 2D copies), applied over `base`.
+// InvalidArgument naming the part that is wrong.
 TransferConfig parse_transfer_setting(std::string_view text, const TransferConfig& base = {});
 
 }  // namespace kvtier

@@ -1,7 +1,7 @@
 // The CUDA copier: copy lists through the copy kernel, cudaMemcpyBatchAsync or merged
 // cudaMemcpyAsync; for the latter two, strided runs (a layer's slices of consecutive slots) as
-// one cudaMemcpy2DAsync each. The copies run on internal streams (of the highest priority when high_priority
-// is set, so that the copy kernel's blocks are scheduled ahead of pending blocks of compute
+// one cudaMemcpy2DAsync each. The copies run on internal streams (of the highest priority when
+// high_priority is set, so that the copy kernel's blocks are scheduled ahead of pending blocks of compute
 // kernels), joined to the engine's stream by events before and after: ordering on the engine's
 // stream is kept. The copy-engine methods split a list over copy_streams internal streams, so that
 // several copy engines work on it at once.
@@ -33,6 +33,10 @@ class CudaCopier final : public Copier {
     }
     for (DescBuffer& d : descs_)
       KVT_CUDA_CHECK(cudaEventCreateWithFlags(&d.done, cudaEventDisableTiming));
+    int device = 0, max_pitch = 0;
+    KVT_CUDA_CHECK(cudaGetDevice(&device));
+    KVT_CUDA_CHECK(cudaDeviceGetAttribute(&max_pitch, cudaDevAttrMaxPitch, device));
+    max_pitch_ = static_cast<std::size_t>(max_pitch);
   }
 
   ~CudaCopier() override {
@@ -127,7 +131,8 @@ class CudaCopier final : public Copier {
       return;
     }
     std::vector<Segment> left;
-    for (const StridedRun& r : strided_runs(segs, static_cast<std::size_t>(config_.strided_min))) {
+    const auto min_count = static_cast<std::size_t>(config_.strided_min);
+    for (const StridedRun& r : strided_runs(segs, min_count, max_pitch_)) {
       const Segment& g = segs[r.first];
       if (r.count == 1) {
         left.push_back(g);
@@ -173,6 +178,7 @@ class CudaCopier final : public Copier {
   std::vector<cudaEvent_t> join_out_;
   std::array<DescBuffer, kDescBuffers> descs_;
   int next_desc_ = 0;
+  std::size_t max_pitch_ = 0;  // the device's limit on a 2D copy's pitches
   std::vector<void*> dsts_;
   std::vector<const void*> srcs_;
   std::vector<std::size_t> sizes_;

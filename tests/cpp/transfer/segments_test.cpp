@@ -34,7 +34,7 @@ TEST(Segments, StridedRunsOfLayerSlices) {
   // Slices of slots 0..4 (pitch 64) into a contiguous buffer, then slot 9, then slots 20, 22, 24.
   for (int k : {0, 1, 2, 3, 4, 9, 20, 22, 24})
     s.push_back({dev.data() + 16 * s.size(), host.data() + 64 * k + 8, 16});
-  const auto runs = strided_runs(s, 3);
+  const auto runs = strided_runs(s, 3, 1 << 20);
   ASSERT_EQ(runs.size(), 3u);
   EXPECT_EQ(runs[0].first, 0u);
   EXPECT_EQ(runs[0].count, 5u);
@@ -50,7 +50,9 @@ TEST(Segments, StridedRunsOfLayerSlices) {
                                  {dev.data() + 8, host.data() + 64, 16},
                                  {dev.data() + 32, host.data(), 16},
                                  {dev.data() + 64, host.data() + 64, 8}};
-  for (const StridedRun& r : strided_runs(bad, 2)) EXPECT_EQ(r.count, 1u);
+  for (const StridedRun& r : strided_runs(bad, 2, 1 << 20)) EXPECT_EQ(r.count, 1u);
+  // Pitches beyond the limit never form a run either.
+  for (const StridedRun& r : strided_runs(s, 2, 100)) EXPECT_EQ(r.count, r.first < 5 ? 5u : 1u);
 }
 
 TEST(Segments, StridedRunsCoverEveryByteOnce) {
@@ -65,7 +67,8 @@ TEST(Segments, StridedRunsCoverEveryByteOnce) {
       s.push_back({dev.data() + d, host.data() + slot * 64, rng() % 10 == 0 ? bytes / 2 : bytes});
       d += 64 * (1 + rng() % 2);
     }
-    const auto runs = strided_runs(s, 1 + rng() % 4);
+    const std::size_t max_pitch = rng() % 2 ? 64 : 1 << 20;
+    const auto runs = strided_runs(s, 1 + rng() % 4, max_pitch);
     std::size_t next = 0;
     for (const StridedRun& r : runs) {
       ASSERT_EQ(r.first, next);
@@ -77,6 +80,8 @@ TEST(Segments, StridedRunsCoverEveryByteOnce) {
         ASSERT_EQ(b.dst - a.dst, static_cast<std::ptrdiff_t>(r.dst_pitch));
         ASSERT_GE(r.src_pitch, a.bytes);
         ASSERT_GE(r.dst_pitch, a.bytes);
+        ASSERT_LE(r.src_pitch, max_pitch);
+        ASSERT_LE(r.dst_pitch, max_pitch);
       }
     }
     ASSERT_EQ(next, s.size());
