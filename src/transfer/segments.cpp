@@ -37,9 +37,8 @@ namespace {
 
 // The pitch from a to b when b continues a strided sequence of a's size; 0 when it cannot.
 std::size_t pitch(const std::byte* a, const std::byte* b, std::size_t bytes, std::size_t max) {
-  return b >= a + bytes && static_cast<std::size_t>(b - a) <= max
-             ? static_cast<std::size_t>(b - a)
-             : 0;
+  return b >= a + bytes && static_cast<std::size_t>(b - a) <= max ? static_cast<std::size_t>(b - a)
+                                                                  : 0;
 }
 
 }  // namespace

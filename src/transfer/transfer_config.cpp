@@ -55,8 +55,9 @@ TransferConfig parse_transfer_setting(std::string_view text, const TransferConfi
   };
   auto number = [&](const std::string& s, const char* what) {
     if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 6) {
-      throw InvalidArgument("setting '" + std::string(text) + "': " + what + " '" + s +
-                            "' is not a count; expected H2D[/D2H][@SMS][xSTREAMS][+overlap][+flat]");
+      throw InvalidArgument(
+          "setting '" + std::string(text) + "': " + what + " '" + s +
+          "' is not a count; expected H2D[/D2H][@SMS][xSTREAMS][+overlap][+flat]");
     }
     return std::stoi(s);
   };

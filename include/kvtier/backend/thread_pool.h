@@ -47,8 +47,8 @@ class ThreadPool {
   const std::function<void(std::size_t)>* fn_ = nullptr;
   std::size_t n_ = 0, grain_ = 1;
   std::atomic<std::size_t> generation_{0};  // moved under mu_; also read without it (spin)
-  bool open_ = false;   // workers may still join the current call
-  int active_ = 0;      // workers inside run_items for the current call
+  bool open_ = false;                       // workers may still join the current call
+  int active_ = 0;                          // workers inside run_items for the current call
   std::atomic<std::size_t> next_{0}, finished_{0};
   std::atomic<bool> failed_{false};
   bool stop_ = false;

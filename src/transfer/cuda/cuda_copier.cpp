@@ -1,10 +1,10 @@
 // The CUDA copier: copy lists through the copy kernel, cudaMemcpyBatchAsync or merged
 // cudaMemcpyAsync; for the latter two, strided runs (a layer's slices of consecutive slots) as
 // one cudaMemcpy2DAsync each. The copies run on internal streams (of the highest priority when
-// high_priority is set, so that the copy kernel's blocks are scheduled ahead of pending blocks of compute
-// kernels), joined to the engine's stream by events before and after: ordering on the engine's
-// stream is kept. The copy-engine methods split a list over copy_streams internal streams, so that
-// several copy engines work on it at once.
+// high_priority is set, so that the copy kernel's blocks are scheduled ahead of pending blocks of
+// compute kernels), joined to the engine's stream by events before and after: ordering on the
+// engine's stream is kept. The copy-engine methods split a list over copy_streams internal streams,
+// so that several copy engines work on it at once.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -159,8 +159,8 @@ class CudaCopier final : public Copier {
       attr.srcAccessOrder = cudaMemcpySrcAccessOrderStream;
       attr.flags = config_.prefer_overlap ? cudaMemcpyFlagPreferOverlapWithCompute : 0;
       std::size_t first = 0;
-      KVT_CUDA_CHECK(cudaMemcpyBatchAsync(dsts_.data(), srcs_.data(), sizes_.data(), n, &attr,
-                                          &first, 1, s));
+      KVT_CUDA_CHECK(
+          cudaMemcpyBatchAsync(dsts_.data(), srcs_.data(), sizes_.data(), n, &attr, &first, 1, s));
     });
   }
 

@@ -1,3 +1,5 @@
+#include "kvtier/backend/thread_pool.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -6,8 +8,6 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
-
-#include "kvtier/backend/thread_pool.h"
 
 namespace kvtier {
 namespace {
@@ -48,7 +48,8 @@ TEST(ThreadPool, ManyShortCallsFromTwoThreads) {
   ThreadPool pool(4);
   std::atomic<long> sum{0};
   auto caller = [&] {
-    for (int k = 0; k < 300; ++k) pool.parallel_for(1 + k % 7, [&](std::size_t i) { sum += static_cast<long>(i) + 1; });
+    for (int k = 0; k < 300; ++k)
+      pool.parallel_for(1 + k % 7, [&](std::size_t i) { sum += static_cast<long>(i) + 1; });
   };
   std::thread other(caller);
   caller();
