@@ -27,11 +27,12 @@ class TaskQueue {
   TaskQueue(const TaskQueue&) = delete;
   TaskQueue& operator=(const TaskQueue&) = delete;
 
+  // Notifies under the lock: once the task can run, push() no longer touches the queue, so the
+  // task may end the queue's owner (a store whose last request this completes) while the
+  // pushing thread (an I/O engine's) is still returning. Found by ThreadSanitizer.
   void push(std::function<void()> task) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(std::move(task));
-    }
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(task));
     cv_.notify_one();
   }
 

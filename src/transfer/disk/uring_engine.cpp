@@ -25,6 +25,18 @@ namespace kvtier::disk {
 #if defined(KVTIER_HAVE_LIBURING)
 namespace {
 
+// A request travels to the reaper through the kernel's rings, which ThreadSanitizer cannot see:
+// tell it that handing an Op to the kernel publishes it and taking it back acquires it.
+#if defined(__SANITIZE_THREAD__)
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+inline void handed_to_kernel(void* op) { __tsan_release(op); }
+inline void back_from_kernel(void* op) { __tsan_acquire(op); }
+#else
+inline void handed_to_kernel(void*) {}
+inline void back_from_kernel(void*) {}
+#endif
+
 struct Op {
   IoRequest request;
   std::uint64_t want = 0;
@@ -100,6 +112,7 @@ class UringEngine final : public IoEngine {
       io_uring_prep_readv(sqe, r.fd, r.iov, static_cast<unsigned>(r.iov_count), r.offset);
     }
     io_uring_sqe_set_data(sqe, op);
+    handed_to_kernel(op);
     for (;;) {
       const int rc = io_uring_submit(&ring_);
       if (rc >= 0) return 0;
@@ -145,6 +158,7 @@ class UringEngine final : public IoEngine {
       const int res = cqe->res;
       io_uring_cqe_seen(&ring_, cqe);
       if (op == nullptr) return;  // stop
+      back_from_kernel(op);
       if (res == -EINTR || res == -EAGAIN) {
         resubmit(op);
       } else if (res < 0) {
