@@ -235,8 +235,11 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   compute.synchronize();  // the previous step's readers of the table buffers are done
   // On an error below, the work already enqueued still reads the caller's q, K/V and outputs:
   // it finishes (its own errors dropped) before the exception leaves, as do the disk reads.
+  // The staging ring's copies run ahead of the compute stream: they finish too, and the ring is
+  // left whole for the next step.
   struct DrainOnError {
     Stream& compute;
+    StagingRing* ring;
     detail::DiskStaging* disk;
     int exceptions = std::uncaught_exceptions();
     ~DrainOnError() {
@@ -245,9 +248,10 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
         compute.synchronize();
       } catch (...) {  // the error being thrown is the one to report
       }
+      if (ring != nullptr) ring->reset();
       if (disk != nullptr) disk->end();
     }
-  } drain_guard{compute, m.disk_staging.get()};
+  } drain_guard{compute, m.ring.get(), m.disk_staging.get()};
   if (m.tables_host.bytes() < img.bytes.size()) {
     m.tables_host = backend_.allocate(MemoryKind::kPinnedHost, img.bytes.size() * 2);
     m.tables_dev = backend_.allocate(MemoryKind::kDevice, img.bytes.size() * 2);

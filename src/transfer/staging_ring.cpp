@@ -23,6 +23,21 @@ StagingRing::StagingRing(Backend& backend, const Geometry& g, std::size_t max_bl
   }
 }
 
+StagingRing::~StagingRing() { reset(); }
+
+void StagingRing::reset() noexcept {
+  for (Slot& s : buffers_) {
+    for (Event* e : {s.full.get(), s.free.get()}) {
+      try {
+        if (e != nullptr) e->synchronize();  // never recorded: returns at once
+      } catch (...) {
+      }
+    }
+    s.state = State::kFree;
+  }
+  next_ = 0;
+}
+
 StagingRing::Slot& StagingRing::at(int index, const char* what) {
   if (index < 0 || index >= depth()) {
     throw InvalidArgument(std::string("staging ring ") + what + ": buffer " +

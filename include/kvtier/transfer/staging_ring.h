@@ -26,6 +26,10 @@ class StagingRing {
   // `depth` buffers (d + 1 for a look-ahead of d layers) of max_blocks * layer_bytes of device
   // memory each. InvalidArgument for depth < 1 or max_blocks 0; OutOfMemory from the backend.
   StagingRing(Backend& backend, const Geometry& g, std::size_t max_blocks, int depth = 2);
+  // Waits for the copies into and the reads of every buffer first (reset()).
+  ~StagingRing();
+  StagingRing(const StagingRing&) = delete;
+  StagingRing& operator=(const StagingRing&) = delete;
   // Bytes of one buffer for a geometry and the largest streamed set of a layer.
   static std::size_t buffer_bytes(const Geometry& g, std::size_t max_blocks);
 
@@ -46,6 +50,10 @@ class StagingRing {
   // The reads of buffer `index` are enqueued on compute_stream: records its free event; the buffer
   // can be acquired again.
   void release(int index, Stream& compute_stream);
+  // After a step that failed part way: waits until no copy writes and no reader reads any buffer,
+  // then makes them all free, the next acquire() taking buffer 0. Never throws (the errors of that
+  // work were the step's to report).
+  void reset() noexcept;
 
  private:
   enum class State { kFree, kFilling, kFull };

@@ -150,6 +150,21 @@ inline void check_staging_ring(Backend& b, TransferConfig cfg, std::uint64_t see
   ring.acquire(*copy);
   ring.acquire(*copy);
   EXPECT_THROW(ring.acquire(*copy), InvalidArgument);
+  // After a step that failed part way (buffers acquired, a gather in flight, nothing released):
+  // reset() waits for the gather and frees every buffer, buffer 0 first.
+  ring.reset();
+  auto slots = rig.random_slots(Tier::kHost, max_blocks);
+  const int layer = 1;
+  auto staged = rig.engine().stage_layer(ring, layer, slots);
+  ASSERT_FALSE(staged.event.rejected());
+  EXPECT_EQ(staged.buffer, 0);
+  ring.reset();
+  EXPECT_TRUE(staged.event.query()) << "reset() returned before the gather into the ring ended";
+  Bytes exp(slots.size() * lb);
+  for (std::size_t i = 0; i < slots.size(); ++i)
+    std::memcpy(exp.data() + i * lb, rig.shadow({Tier::kHost, slots[i]}).data() + layer * lb, lb);
+  EXPECT_TRUE(rig.read_device(ring.data(0), exp.size()) == exp);
+  EXPECT_EQ(ring.acquire(*copy), 0);
 }
 
 template <typename E>
