@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kvtier/backend/backend.h"
+#include "kvtier/backend/thread_pool.h"
 #include "kvtier/block/block_table.h"
 #include "kvtier/block/slot_pool.h"
 #include "kvtier/core/geometry.h"
@@ -37,7 +38,7 @@ struct PipelineConfig {
   CpuShare cpu_share;                   // which host blocks the CPU computes
   int cpu_threads = 0;                  // threads of the CPU share (0: all hardware threads)
   // How long the CPU share's idle threads watch for the next layer before sleeping.
-  int cpu_spin_us = 30;
+  int cpu_spin_us = static_cast<int>(ThreadPool::kDefaultSpin.count());
   int max_batch = 1;                    // largest batch of a step (sizes the workspaces)
   std::size_t max_streamed_blocks = 0;  // blocks a staging buffer holds, over the batch
   // Disk tier (with a DiskStore): disk blocks a step may read, over the batch; layers a read
