@@ -364,9 +364,13 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
       stats.stage_seconds += std::chrono::duration<double>(Clock::now() - s0).count();
     }
     std::vector<attention::PartialState> parts;
-    auto run_part = [&](int slot, const void* const* blocks, std::size_t begin_off, std::size_t lens_off) {
+    // kv_ready: the part's K/V sit in buffers that copies or disk reads filled, never the kernel
+    // just before it (the resident part's last block is the append's).
+    auto run_part = [&](int slot, const void* const* blocks, std::size_t begin_off, std::size_t lens_off,
+                        bool kv_ready) {
       attention::DecodeArgs a;
       a.shape = shape;
+      a.kv_ready = kv_ready;
       a.q = q_l;
       a.tables.blocks = blocks;
       a.tables.block_begin = reinterpret_cast<const int*>(dev + begin_off);
@@ -380,20 +384,20 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
     };
     if (n_res > 0) {
       run_part(0, reinterpret_cast<const void* const*>(dev + img.resident_ptrs) + static_cast<std::size_t>(l) * n_res,
-               img.resident_begin, img.resident_lens);
+               img.resident_begin, img.resident_lens, false);
     }
     if (n_str > 0) {
       const int buf = staged[static_cast<std::size_t>(l)];
       m.ring->wait_full(buf, compute);
       run_part(1, reinterpret_cast<const void* const*>(dev + img.staged_ptrs) + static_cast<std::size_t>(buf) * n_str,
-               img.streamed_begin, img.streamed_lens);
+               img.streamed_begin, img.streamed_lens, true);
       m.ring->release(buf, compute);
     }
     if (n_disk > 0) {
       const int group = l / m.disk_staging->group_layers();
       if (l % m.disk_staging->group_layers() == 0) stats.disk_wait_seconds += m.disk_staging->acquire(group);
       run_part(2, reinterpret_cast<const void* const*>(dev + img.disk_ptrs) + static_cast<std::size_t>(l) * n_disk,
-               img.disk_begin, img.disk_lens);
+               img.disk_begin, img.disk_lens, true);
       if ((l + 1) % m.disk_staging->group_layers() == 0 || l + 1 == g.layers) m.disk_staging->finish(group, compute);
     }
     if (cpu_on && n_cpu > 0) {

@@ -60,6 +60,13 @@ struct DecodeArgs {
   std::span<const int> host_seq_lens;     // [batch]
   float* o = nullptr;                     // [batch][q_tokens][q_heads][head_dim] fp32 out
   float* lse = nullptr;                   // [batch][q_tokens][q_heads] fp32 out, natural log
+  // GPU: K/V, the block tables and seq_lens were written before the previous kernel on the stream
+  // started (by an earlier kernel, a copy, or the host), never by that kernel itself. The kernel
+  // then starts reading them while that kernel finishes (programmatic dependent launch, sm_90),
+  // and only q and the outputs wait for it: back-to-back calls hide one's split merge behind the
+  // next one's first loads. False (the default): nothing is read before the previous kernel is
+  // done, whatever it wrote. Ignored on the CPU and before sm_90.
+  bool kv_ready = false;
 };
 
 // Throws InvalidArgument, naming the field and what is expected, for any unsupported shape

@@ -196,6 +196,7 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   p.trace = trace_;
   static const int interleave = env_or("KVTIER_ATTN_GPU_INTERLEAVE", "1") == "0" ? 0 : 1;
   p.interleave = interleave;
+  p.kv_ready = a.kv_ready ? 1 : 0;
   l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()), use_pdl());
 }
 

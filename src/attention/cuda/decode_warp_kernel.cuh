@@ -72,11 +72,14 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
   const int b = blockIdx.z;
   // Programmatic dependent launch (sm_90): the next grid in the stream may be scheduled now (its
   // CTAs take the SM slots ours free, and wait at their own grid_dependency_wait); ours waits for
-  // the previous grid here, before the first global access.
+  // the previous grid here, before the first global access, or with p.kv_ready once the tables
+  // are read and the whole ring is loaded (below): only q and the outputs wait for it then.
   trace_marks(p, kTraceEntry, kTraceEntry);
   launch_dependents();
-  grid_dependency_wait();
-  trace_marks(p, kTraceWaited, kTraceWaited);
+  if (!p.kv_ready) {
+    grid_dependency_wait();
+    trace_marks(p, kTraceWaited, kTraceWaited);
+  }
   const int len = p.seq_lens[b];
   const int block_begin = p.block_begin[b];  // loaded with len, not after the split check
   const int tiles = (len + p.plan_keys - 1) / p.plan_keys;
@@ -167,6 +170,16 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
   }
   const char *nlo = lo, *nhi = hi;
   step_blocks(ids[S - 1], nlo, nhi);
+  // kv_ready: the last slot too (the first iteration then loads nothing), while the previous
+  // grid may still be running; then the wait, before q and anything the previous grid writes.
+  bool preloaded = false;
+  if (p.kv_ready) {
+    if (ids[S - 1] < end) load_step(S - 1, ids[S - 1], nlo, nhi);
+    cp_async_commit();
+    preloaded = true;
+    grid_dependency_wait();
+    trace_marks(p, kTraceWaited, kTraceWaited);
+  }
 
   // Q as mma A fragments (zeros for rows past the group).
   std::uint32_t qa[D / 16][4];
@@ -187,9 +200,13 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
 
   for (int it = 0; ids[0] < end; ++it) {
     const int slot = it % S;
-    // Step it + S - 1 goes into the slot of step it - 1 (done: __syncwarp below).
-    if (ids[S - 1] < end) load_step((it + S - 1) % S, ids[S - 1], nlo, nhi);
-    cp_async_commit();
+    // Step it + S - 1 goes into the slot of step it - 1 (done: __syncwarp below). Preloaded:
+    // it is in flight already, and with no new group the wait below is still for step it.
+    if (!preloaded) {
+      if (ids[S - 1] < end) load_step((it + S - 1) % S, ids[S - 1], nlo, nhi);
+      cp_async_commit();
+    }
+    preloaded = false;
     step_blocks(ids[S], nlo, nhi);  // used next iteration: the load hides behind this step
     cp_async_wait<S - 1>();
     __syncwarp();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "attention/cuda_harness.h"
@@ -73,11 +74,35 @@ TEST(AttentionCuda, BackToBackLaunches) {
       Case first = c;
       first.seed = seed++;
       const Problem p = make_problem(c);
-      const GpuRun r = gpu.run_after(make_problem(first), first_splits, p, splits);
-      const Errors e = compare_with_reference(p, r.o.data(), r.lse.data(), 0);
-      EXPECT_EQ(e.bad_rows, 0) << c.name() << " after " << first_splits << ": " << e.first_bad;
-      EXPECT_LE(e.o_rel, 2e-3) << c.name() << " after " << first_splits << " splits " << splits;
-      EXPECT_LE(e.lse_abs, 1e-3) << c.name() << " after " << first_splits;
+      for (bool kv_ready : {false, true}) {
+        const GpuRun r = gpu.run_after(make_problem(first), first_splits, p, splits, kv_ready);
+        const Errors e = compare_with_reference(p, r.o.data(), r.lse.data(), 0);
+        const std::string what = c.name() + " after " + std::to_string(first_splits) +
+                                 " splits " + std::to_string(splits) +
+                                 (kv_ready ? " kv_ready" : "");
+        EXPECT_EQ(e.bad_rows, 0) << what << ": " << e.first_bad;
+        EXPECT_LE(e.o_rel, 2e-3) << what;
+        EXPECT_LE(e.lse_abs, 1e-3) << what;
+      }
+    }
+  }
+}
+
+// DecodeArgs::kv_ready (K/V and tables read before the previous kernel is done; sm_90): q written
+// by the kernel just before is still read after it, for every head dim (pipelines of 3 to 6
+// slots a warp, all loaded before the wait) and with splits.
+TEST(AttentionCuda, KvReadyReadsQAfterThePreviousKernel) {
+  GpuHarness gpu;
+  std::uint64_t seed = 850;
+  for (int d : {64, 80, 96, 128, 256}) {
+    for (const std::vector<int>& lens : {std::vector<int>{1, 40, 5000}, std::vector<int>{33000}}) {
+      const Case c{lens, 1, 32, 8, d, 16, d == 80 ? DType::kF16 : DType::kBF16, true, seed++};
+      const Problem p = make_problem(c);
+      const GpuRun r = gpu.run_q_from_kernel(p);
+      const Errors e = compare_with_reference(p, r.o.data(), r.lse.data(), 2);
+      EXPECT_EQ(e.bad_rows, 0) << c.name() << ": " << e.first_bad;
+      EXPECT_LE(e.o_rel, 2e-3) << c.name() << " splits " << r.splits;
+      EXPECT_LE(e.lse_abs, 1e-3) << c.name();
     }
   }
 }
