@@ -177,6 +177,22 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
     if (ids[S - 1] < end) load_step(S - 1, ids[S - 1], nlo, nhi);
     cp_async_commit();
     preloaded = true;
+    // The next p.l2_steps steps into L2: the refills right after the wait hit it.
+    for (int k = 0; k < p.l2_steps; ++k) {
+      const int id = first + (S + k) * stride;
+      if (id >= end) break;
+      const char *plo = nullptr, *phi = nullptr;
+      step_blocks(id, plo, phi);
+      // Each half is 8 rows, 16 D contiguous bytes of K and as many of V: its lines at 128-byte
+      // offsets and its last byte (the half need not start on a line).
+      constexpr int kLines = D / 8 + 1;
+      const long long kv = static_cast<long long>(p.kv_heads) * p.head_bytes;
+      for (int c = lane; c < 4 * kLines; c += 32) {
+        const int half = c / (2 * kLines), v = (c / kLines) % 2, line = c % kLines;
+        const char* base = (half ? phi : plo) + h * p.head_bytes + (v ? kv : 0);
+        prefetch_l2(base + min(line * 128, 16 * D - 1));
+      }
+    }
     grid_dependency_wait();
     trace_marks(p, kTraceWaited, kTraceWaited);
   }

@@ -25,6 +25,10 @@ __device__ __forceinline__ void cp_async16(std::uint32_t dst, const void* src, i
                  "r"(src_bytes));
   }
 }
+// Asks L2 to fetch the 128-byte line holding `p` (no register, no wait).
+__device__ __forceinline__ void prefetch_l2(const void* p) {
+  asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p));
+}
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
