@@ -28,6 +28,7 @@ void CpuShareWorker::start(std::vector<Layer> layers, std::vector<TransferEvent>
   error_ = nullptr;
   compute_seconds_ = 0;
   layer_seconds_.assign(layers_.size(), 0.0);
+  times_.assign(layers_.size(), Times{});
   has_job_ = true;
   busy_ = true;
   cv_.notify_all();
@@ -41,7 +42,9 @@ void CpuShareWorker::abort() noexcept {
 }
 
 void CpuShareWorker::q_recorded(int layer) {
+  const auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(mu_);
+  times_[static_cast<std::size_t>(layer)].recorded = now;
   recorded_ = layer + 1;
   cv_.notify_all();
 }
@@ -79,11 +82,14 @@ void CpuShareWorker::loop() {
         layers[l].q_ready->synchronize();
         const auto t0 = std::chrono::steady_clock::now();
         attention::decode_cpu(layers[l].args, pool_);
-        const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const auto t1 = std::chrono::steady_clock::now();
+        const double took = std::chrono::duration<double>(t1 - t0).count();
         seconds += took;
         std::lock_guard<std::mutex> lock(mu_);
         compute_seconds_ = seconds;
         layer_seconds_[l] = took;
+        times_[l].seen = t0;
+        times_[l].done = t1;
         done_ = static_cast<int>(l) + 1;
         cv_.notify_all();
       }

@@ -44,6 +44,12 @@ class CpuShareWorker {
   // Per layer of the last step: seconds from the worker seeing its q_ready event complete to its
   // result being ready (valid once the layer is waited for).
   double layer_seconds(int layer) const { return layer_seconds_[static_cast<std::size_t>(layer)]; }
+  // Per layer of the last step (valid once it is waited for): when the driving thread announced
+  // its q (q_recorded), when the worker saw q on the host, when its result was ready.
+  struct Times {
+    std::chrono::steady_clock::time_point recorded, seen, done;
+  };
+  const Times& times(int layer) const { return times_[static_cast<std::size_t>(layer)]; }
   int threads() const { return pool_.size(); }
 
  private:
@@ -60,6 +66,7 @@ class CpuShareWorker {
   std::exception_ptr error_;
   double compute_seconds_ = 0;
   std::vector<double> layer_seconds_;
+  std::vector<Times> times_;
   std::thread thread_;  // last: starts after the members it uses
 };
 

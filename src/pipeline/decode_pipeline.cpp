@@ -332,6 +332,7 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   }
 
   StepStats stats;
+  std::vector<Clock::time_point> woke(static_cast<std::size_t>(g.layers));  // CPU share waited for
   for (int l = 0; l < g.layers; ++l) {
     if (io.layer_work) io.layer_work(l, compute);
     const auto* q_l = static_cast<const unsigned char*>(io.q) + static_cast<std::size_t>(l) * q_layer_bytes;
@@ -404,7 +405,9 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
       m.parts_done[static_cast<std::size_t>(l)]->record(compute);
       const auto w0 = Clock::now();
       m.cpu->wait_layer(l);
-      stats.cpu_wait_seconds += std::chrono::duration<double>(Clock::now() - w0).count();
+      const auto w1 = Clock::now();
+      stats.cpu_wait_seconds += std::chrono::duration<double>(w1 - w0).count();
+      woke[static_cast<std::size_t>(l)] = w1;
       const float* o = m.cpu_partial.as<float>() + static_cast<std::size_t>(l) * max_rows * dim;
       const float* lse = m.cpu_partial.as<float>() + static_cast<std::size_t>(g.layers) * max_rows * dim +
                          static_cast<std::size_t>(l) * max_rows;
@@ -440,6 +443,13 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
     for (int l = 0; l < g.layers; ++l) {
       const auto i = static_cast<std::size_t>(l);
       slack[i] = m.cpu->layer_seconds(l) - m.parts_done[i]->elapsed_ms(*m.q_ready[i]) * 1e-3;
+    }
+    auto secs = [](Clock::duration d) { return std::max(0.0, std::chrono::duration<double>(d).count()); };
+    for (int l = 0; l < g.layers; ++l) {
+      const detail::CpuShareWorker::Times& t = m.cpu->times(l);
+      stats.driver_wake_seconds += secs(woke[static_cast<std::size_t>(l)] - t.done);
+      stats.q_turnaround_seconds += secs(t.seen - t.recorded);
+      if (l > 0) stats.cpu_idle_seconds += secs(t.seen - m.cpu->times(l - 1).done);
     }
     std::nth_element(slack.begin(), slack.begin() + slack.size() / 2, slack.end());
     stats.balance_seconds = slack[slack.size() / 2];

@@ -333,6 +333,9 @@ int run(DecodeOptions o) {
                                  {"max_rel_err_vs_all_gpu", err ? nlohmann::json(*err) : nlohmann::json()},
                                  {"write_back_moves", r.moves}, {"cpu_wait_ms", st.cpu_wait_seconds * 1e3},
                                  {"stage_enqueue_ms", st.stage_seconds * 1e3},
+                                 {"cpu_idle_ms", st.cpu_idle_seconds * 1e3},
+                                 {"driver_wake_ms", st.driver_wake_seconds * 1e3},
+                                 {"q_turnaround_ms", st.q_turnaround_seconds * 1e3},
                                  {"cpu_rate_gbps", r.rates.cpu / 1e9}, {"setup_s", r.setup_seconds},
                                  {"warmup_steps", base.warmup}});
           nlohmann::json trace = nlohmann::json::array();

@@ -90,6 +90,10 @@ struct StepStats {
   double balance_seconds = 0;
   double disk_wait_seconds = 0;   // time the driving thread waited for disk reads
   double stage_seconds = 0;       // time the driving thread spent enqueuing the streamed copies
+  // The CPU share's hand-off, summed over layers (0 without a CPU share): the CPU idle between
+  // one layer's result and the next layer's q on the host; of it, the driving thread's wake-up
+  // (result ready -> it returned from the wait) and q's way from being enqueued to the host.
+  double cpu_idle_seconds = 0, driver_wake_seconds = 0, q_turnaround_seconds = 0;
 };
 
 class DecodePipeline {
