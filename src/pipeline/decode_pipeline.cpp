@@ -109,7 +109,7 @@ DecodePipeline::DecodePipeline(Backend& backend, const Geometry& geometry, SlotP
     impl_->cpu_q = backend.allocate(MemoryKind::kPinnedHost, layers * rows * dim * geometry_.elem_bytes());
     impl_->cpu_partial = backend.allocate(MemoryKind::kPinnedHost, layers * rows * (dim + 1) * sizeof(float));
     impl_->cpu = std::make_unique<detail::CpuShareWorker>(
-        config_.cpu_threads, std::chrono::microseconds(config_.cpu_spin_us));
+        config_.cpu_threads, std::chrono::microseconds(config_.cpu_spin_us), config_.cpu_prefetch_bytes);
     for (int l = 0; l < geometry_.layers; ++l) {
       impl_->q_ready.push_back(backend.create_event());
       impl_->parts_done.push_back(backend.create_event());
@@ -449,7 +449,11 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
       const detail::CpuShareWorker::Times& t = m.cpu->times(l);
       stats.driver_wake_seconds += secs(woke[static_cast<std::size_t>(l)] - t.done);
       stats.q_turnaround_seconds += secs(t.seen - t.recorded);
-      if (l > 0) stats.cpu_idle_seconds += secs(t.seen - m.cpu->times(l - 1).done);
+      if (l > 0) {
+        stats.cpu_idle_seconds += secs(t.seen - m.cpu->times(l - 1).done);
+        const auto i = static_cast<std::size_t>(l);
+        stats.gpu_gap_seconds += std::max(0.0, m.q_ready[i]->elapsed_ms(*m.parts_done[i - 1]) * 1e-3);
+      }
     }
     std::nth_element(slack.begin(), slack.begin() + slack.size() / 2, slack.end());
     stats.balance_seconds = slack[slack.size() / 2];

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,34 @@ struct Workspace {
   std::vector<int> limits, first_item;
   std::vector<Item> items;
 };
+
+// Items: a key range of one sequence, all its kv heads (each block is then read as one contiguous
+// region). About four items a thread, each sequence's share in proportion to its length, its
+// blocks spread evenly over its items (sizes differ by one block at most): the threads then finish
+// together, where fixed-size chunks left a partial last round (at 13K keys, 52 chunks of 256 on 16
+// threads: four rounds for 3.25 rounds of work). An item covers at least 64 keys (or a whole
+// block), so its partial state stays small against its reads. first_item[b]: b's first item.
+void plan_items(const DecodeShape& s, std::span<const int> lens, int threads, std::vector<Item>& items,
+                std::vector<int>& first_item) {
+  long long total = 0;
+  for (int b = 0; b < s.batch; ++b) total += lens[b];
+  const long long target_items = 4LL * threads;
+  items.clear();
+  first_item.assign(static_cast<std::size_t>(s.batch) + 1, 0);
+  for (int b = 0; b < s.batch; ++b) {
+    first_item[b] = static_cast<int>(items.size());
+    const long long len = lens[b], bt = s.block_tokens;
+    const long long blocks = (len + bt - 1) / bt;
+    long long n = total > 0 ? (target_items * len + total - 1) / total : 1;
+    n = std::clamp(std::min(n, std::max(1LL, len / 64)), 1LL, std::max(1LL, blocks));
+    for (long long i = 0; i < n; ++i) {
+      const auto j0 = static_cast<int>(std::min(len, blocks * i / n * bt));
+      const auto j1 = static_cast<int>(std::min(len, blocks * (i + 1) / n * bt));
+      items.push_back({b, j0, j1});
+    }
+  }
+  first_item[s.batch] = static_cast<int>(items.size());
+}
 
 }  // namespace
 
@@ -153,32 +182,9 @@ void decode_cpu(const DecodeArgs& a, ThreadPool& pool, CpuIsa isa) {
     pool.parallel_for(heads, pack_q);
   }
 
-  // Items: a key range of one sequence, all its kv heads (each block is then read as one
-  // contiguous region). About four items a thread, each sequence's share in proportion to its
-  // length, its blocks spread evenly over its items (sizes differ by one block at most): the
-  // threads then finish together, where fixed-size chunks left a partial last round (at 13K
-  // keys, 52 chunks of 256 on 16 threads: four rounds for 3.25 rounds of work). An item covers
-  // at least 64 keys (or a whole block), so its partial state stays small against its reads.
-  long long total = 0;
-  for (int b = 0; b < s.batch; ++b) total += lens[b];
-  const long long target_items = 4LL * pool.size();
   std::vector<Item>& items = ws.items;
   std::vector<int>& first_item = ws.first_item;
-  items.clear();
-  first_item.assign(static_cast<std::size_t>(s.batch) + 1, 0);
-  for (int b = 0; b < s.batch; ++b) {
-    first_item[b] = static_cast<int>(items.size());
-    const long long len = lens[b], bt = s.block_tokens;
-    const long long blocks = (len + bt - 1) / bt;
-    long long n = total > 0 ? (target_items * len + total - 1) / total : 1;
-    n = std::clamp(std::min(n, std::max(1LL, len / 64)), 1LL, std::max(1LL, blocks));
-    for (long long i = 0; i < n; ++i) {
-      const auto j0 = static_cast<int>(std::min(len, blocks * i / n * bt));
-      const auto j1 = static_cast<int>(std::min(len, blocks * (i + 1) / n * bt));
-      items.push_back({b, j0, j1});
-    }
-  }
-  first_item[s.batch] = static_cast<int>(items.size());
+  plan_items(s, lens, pool.size(), items, first_item);
 
   const int prefetch = cpu_prefetch_mode();
   const std::size_t item_rows = static_cast<std::size_t>(s.kv_heads) * rows;
@@ -235,6 +241,32 @@ void decode_cpu(const DecodeArgs& a, ThreadPool& pool, CpuIsa isa) {
         for (int k = 0; k < d; ++k) o[k] += wi * src[k];
       }
       a.lse[out_row] = acc.lse();
+    }
+  });
+}
+
+void prefetch_cpu(const DecodeArgs& a, ThreadPool& pool, std::size_t bytes) {
+  validate(a, false);
+  const DecodeShape& s = a.shape;
+  const auto begin = host_block_begin(a);
+  std::vector<Item> items;
+  std::vector<int> first_item;
+  plan_items(s, host_seq_lens(a), pool.size(), items, first_item);
+  const std::size_t n = std::min(items.size(), static_cast<std::size_t>(pool.size()));
+  if (n == 0 || bytes == 0) return;
+  // The first round: items 0 .. n-1 go to the threads first (whichever takes which), each read
+  // from its first key on; a block of an item is one region of all kv heads' K and V.
+  const std::size_t region = static_cast<std::size_t>(s.kv_heads) * 2 * s.head_bytes();
+  const std::size_t per_item = bytes / n;
+  pool.parallel_for(n, [&](std::size_t i) {
+    const Item& w = items[i];
+    const int bt = s.block_tokens;
+    std::size_t left = per_item;
+    for (int j = w.j0 / bt; j * bt < w.j1 && left > 0; ++j) {
+      const auto* p = static_cast<const char*>(a.tables.blocks[begin[w.b] + j]);
+      const std::size_t take = std::min(left, region);
+      for (std::size_t off = 0; off < take; off += 64) __builtin_prefetch(p + off, 0, 2);
+      left -= take;
     }
   });
 }
