@@ -6,9 +6,8 @@
 
 namespace kvtier::pipeline::detail {
 
-CpuShareWorker::CpuShareWorker(int threads, std::chrono::microseconds spin,
-                               std::size_t prefetch_bytes)
-    : pool_(threads, spin), prefetch_bytes_(prefetch_bytes), thread_([this] { loop(); }) {}
+CpuShareWorker::CpuShareWorker(int threads, std::chrono::microseconds spin)
+    : pool_(threads, spin), thread_([this] { loop(); }) {}
 
 CpuShareWorker::~CpuShareWorker() {
   {
@@ -74,9 +73,6 @@ void CpuShareWorker::loop() {
       for (const TransferEvent& ev : before) ev.synchronize();
       double seconds = 0;
       for (std::size_t l = 0; l < layers.size(); ++l) {
-        // The layer's blocks are known: while its q is computed (the merge of the layer before,
-        // the model's work), bring the first of them into the caches. Layer 0 has no such wait.
-        if (l > 0 && prefetch_bytes_ > 0) attention::prefetch_cpu(layers[l].args, pool_, prefetch_bytes_);
         {
           std::unique_lock<std::mutex> lock(mu_);
           cv_.wait(lock, [&] { return stop_ || abort_ || recorded_ > static_cast<int>(l); });

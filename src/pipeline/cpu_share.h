@@ -25,9 +25,7 @@ class CpuShareWorker {
     Event* q_ready = nullptr;    // recorded by the driving thread, then announced by q_recorded()
   };
 
-  // prefetch_bytes: of each layer's host blocks, prefetched while its q is on the way
-  // (attention::prefetch_cpu).
-  CpuShareWorker(int threads, std::chrono::microseconds spin, std::size_t prefetch_bytes);
+  CpuShareWorker(int threads, std::chrono::microseconds spin);
   ~CpuShareWorker();
   CpuShareWorker(const CpuShareWorker&) = delete;
   CpuShareWorker& operator=(const CpuShareWorker&) = delete;
@@ -58,7 +56,6 @@ class CpuShareWorker {
   void loop();
 
   ThreadPool pool_;
-  std::size_t prefetch_bytes_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Layer> layers_;

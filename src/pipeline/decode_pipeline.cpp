@@ -109,7 +109,7 @@ DecodePipeline::DecodePipeline(Backend& backend, const Geometry& geometry, SlotP
     impl_->cpu_q = backend.allocate(MemoryKind::kPinnedHost, layers * rows * dim * geometry_.elem_bytes());
     impl_->cpu_partial = backend.allocate(MemoryKind::kPinnedHost, layers * rows * (dim + 1) * sizeof(float));
     impl_->cpu = std::make_unique<detail::CpuShareWorker>(
-        config_.cpu_threads, std::chrono::microseconds(config_.cpu_spin_us), config_.cpu_prefetch_bytes);
+        config_.cpu_threads, std::chrono::microseconds(config_.cpu_spin_us));
     for (int l = 0; l < geometry_.layers; ++l) {
       impl_->q_ready.push_back(backend.create_event());
       impl_->parts_done.push_back(backend.create_event());

@@ -33,7 +33,6 @@ struct DecodeOptions {
   int threads = 0, cpu_spin_us = pipeline::PipelineConfig{}.cpu_spin_us;
   bool sweep = false, verify = true;
   std::string floor_bytes = "1GiB";
-  std::string cpu_prefetch = format_size(pipeline::PipelineConfig{}.cpu_prefetch_bytes);
   std::string disk_dir, disk_budget = "auto", disk_io = "auto";
   int disk_group_layers = 0;  // 0: the pipeline's default
   int disk_buffers = pipeline::PipelineConfig{}.disk_buffers;
@@ -239,7 +238,6 @@ int run(DecodeOptions o) {
   doc["transfer"] = o.transfer;
   doc["cpu_threads"] = o.threads;
   doc["cpu_spin_us"] = o.cpu_spin_us;
-  doc["cpu_prefetch_bytes"] = parse_size(o.cpu_prefetch);
   doc["floors"] = floors.to_json();
   if (disk_floor) {
     doc["floors"]["disk_read_gbps"] = disk_floor->read_bytes_per_s / 1e9;
@@ -267,7 +265,6 @@ int run(DecodeOptions o) {
     base.weight_bytes = weights;
     base.pipeline.cpu_threads = o.threads;
     base.pipeline.cpu_spin_us = o.cpu_spin_us;
-    base.pipeline.cpu_prefetch_bytes = parse_size(o.cpu_prefetch);
     base.transfer = transfer;
     // Hand-off prior: ~0.5 ms a layer was measured on an H200 host (q to host, wake-up, fork/join of
     // the CPU threads, result back); the search corrects it anyway.
@@ -411,10 +408,6 @@ void add_decode_command(CLI::App& app, int* exit_code) {
                   "Microseconds the CPU share's idle threads watch for the next layer before sleeping")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000000));
-  cmd->add_option("--cpu-prefetch", o->cpu_prefetch,
-                  "Bytes of the next layer's host blocks the CPU share prefetches while that layer's q is "
-                  "computed (0: none)")
-      ->capture_default_str();
   cmd->add_option("--floor-bytes", o->floor_bytes, "Bytes of each floor measurement")->capture_default_str();
   cmd->add_option("--disk", o->disk_dir,
                   "Disk tier directory (created 0700): KV beyond --host-budget goes there; blocks left there "

@@ -23,12 +23,6 @@ inline void decode_cpu(const DecodeArgs& args, ThreadPool& pool) {
   decode_cpu(args, pool, best_cpu_isa());
 }
 
-// Starts bringing about `bytes` of the KV that decode_cpu(args, pool) reads first into the cores'
-// caches (software prefetch to L2, no waiting): the first blocks of the items the threads take
-// first. A caller that knows the call is coming (the next layer of a decode step, while its q is
-// being computed) hides part of the call's memory time. Reads the tables, never q or the outputs.
-void prefetch_cpu(const DecodeArgs& args, ThreadPool& pool, std::size_t bytes);
-
 // Reads `bytes` bytes at `data` with all of `pool`'s threads (the CPU read ceiling); returns a
 // checksum so the reads cannot be optimized away.
 unsigned long long cpu_read_probe(const void* data, std::size_t bytes, ThreadPool& pool);

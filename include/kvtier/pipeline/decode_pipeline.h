@@ -39,9 +39,6 @@ struct PipelineConfig {
   int cpu_threads = 0;                  // threads of the CPU share (0: all hardware threads)
   // How long the CPU share's idle threads watch for the next layer before sleeping.
   int cpu_spin_us = static_cast<int>(ThreadPool::kDefaultSpin.count());
-  // While the next layer's q is being computed, the CPU share's threads prefetch this many bytes
-  // of that layer's host blocks (the ones they read first) into their caches; 0: none.
-  std::size_t cpu_prefetch_bytes = 8ull << 20;
   int max_batch = 1;                    // largest batch of a step (sizes the workspaces)
   std::size_t max_streamed_blocks = 0;  // blocks a staging buffer holds, over the batch
   // Disk tier (with a DiskStore): disk blocks a step may read, over the batch; layers a read

@@ -15,16 +15,20 @@
 // the two, so the step is fastest where they finish together, whatever contention does to either
 // side; the slack moves x by a damped Newton step, x -= gain * slack / (B * (1/pcie + 1/gpu +
 // 1/cpu)), the gain halving whenever the slack changes sign (and growing back while it keeps it).
+// The slack is clamped to kSlackLimit of the layer's copy time first: with the streamed copies
+// running ahead of the compute, it jumps at the fastest split (see observe_balance).
 // Unlike a step time, the slack compares the two sides within the same layers, so a machine whose
 // step times drift from one step to the next (by 10% at batch 8 on an H200 host, before the copies
 // were enqueued after the hand-off: docs/pipeline.md) does not blur it; the pipeline reports the
 // median over the layers, so a layer stalled by something else does not either. The balanced
 // split still pays the CPU share's fixed hand-off every layer, which streaming alone does not:
-// step `kFirstProbe` (the balance has moved x three times by then), and one step in every
-// `kProbeEvery` after, streams everything (x = 0); when that is faster than the running average
-// of the balanced steps since the last probe (observe_step), the split stays at 0 and every
-// `kProbeEvery` steps tries the balanced point again (which never goes below kMinFraction, so
-// such a probe still measures a balance). The choice changes only at a probe.
+// step `kFirstProbe` (the balance has moved x three times by then), and probes after it, stream
+// everything (x = 0); when that is faster than the running average of the balanced steps since
+// the last probe (observe_step), the split stays at 0 and the probes try the balanced point
+// instead (which never goes below kMinFraction, so such a probe still measures a balance). The
+// choice changes only at a probe. A probe costs a step at the slower choice (at batch 1, 32K,
+// ~100% off an H200: a 79 ms step among 45 ms ones), so the probes come kProbeEvery steps apart,
+// twice as far each time the choice holds (up to kProbeMax), and kProbeEvery again when it flips.
 //
 // Threading: not thread-safe; the pipeline's thread owns it.
 #pragma once
@@ -58,8 +62,11 @@ class SplitPlanner {
  public:
   static constexpr int kFirstProbe = 4;
   static constexpr int kProbeEvery = 16;
+  static constexpr int kProbeMax = 256;
   // The balanced point stays above this, so that its probes still measure a balance.
   static constexpr double kMinFraction = 0.01;
+  // Largest balance a step follows, as a fraction of the layer's host bytes' copy time.
+  static constexpr double kSlackLimit = 0.15;
 
   // `prior` seeds the rates (e.g. from the ceilings measured at start); every rate must be > 0.
   // `smoothing` is the weight of a new observation in the running averages, in (0, 1].
@@ -98,6 +105,8 @@ class SplitPlanner {
     int steps = 0;         // steps observed
     bool probing = false;  // the step in flight is a probe (of 0; of x while off)
     bool off = false;      // streaming alone measured faster: stay at 0 between probes
+    int next_probe = kFirstProbe;
+    int probe_every = kProbeEvery;  // steps to the next probe; doubles while the choice holds
     // Step seconds per host byte at x and at 0 (0: none yet): the last probe's, or the running
     // average of the steps since.
     double cost_x = 0, cost_0 = 0;

@@ -245,32 +245,6 @@ void decode_cpu(const DecodeArgs& a, ThreadPool& pool, CpuIsa isa) {
   });
 }
 
-void prefetch_cpu(const DecodeArgs& a, ThreadPool& pool, std::size_t bytes) {
-  validate(a, false);
-  const DecodeShape& s = a.shape;
-  const auto begin = host_block_begin(a);
-  std::vector<Item> items;
-  std::vector<int> first_item;
-  plan_items(s, host_seq_lens(a), pool.size(), items, first_item);
-  const std::size_t n = std::min(items.size(), static_cast<std::size_t>(pool.size()));
-  if (n == 0 || bytes == 0) return;
-  // The first round: items 0 .. n-1 go to the threads first (whichever takes which), each read
-  // from its first key on; a block of an item is one region of all kv heads' K and V.
-  const std::size_t region = static_cast<std::size_t>(s.kv_heads) * 2 * s.head_bytes();
-  const std::size_t per_item = bytes / n;
-  pool.parallel_for(n, [&](std::size_t i) {
-    const Item& w = items[i];
-    const int bt = s.block_tokens;
-    std::size_t left = per_item;
-    for (int j = w.j0 / bt; j * bt < w.j1 && left > 0; ++j) {
-      const auto* p = static_cast<const char*>(a.tables.blocks[begin[w.b] + j]);
-      const std::size_t take = std::min(left, region);
-      for (std::size_t off = 0; off < take; off += 64) __builtin_prefetch(p + off, 0, 2);
-      left -= take;
-    }
-  });
-}
-
 unsigned long long cpu_read_probe(const void* data, std::size_t bytes, ThreadPool& pool) {
   const std::size_t words = bytes / 8;
   const std::size_t tasks = static_cast<std::size_t>(pool.size()) * 4;
