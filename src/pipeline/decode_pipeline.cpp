@@ -367,8 +367,8 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
     std::vector<attention::PartialState> parts;
     // kv_ready: the part's K/V sit in buffers that copies or disk reads filled, never the kernel
     // just before it (the resident part's last block is the append's).
-    auto run_part = [&](int slot, const void* const* blocks, std::size_t begin_off, std::size_t lens_off,
-                        bool kv_ready) {
+    auto run_part = [&](int slot, const void* const* blocks, std::size_t begin_off,
+                        std::size_t lens_off, bool kv_ready) {
       attention::DecodeArgs a;
       a.shape = shape;
       a.kv_ready = kv_ready;
@@ -384,20 +384,26 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
       parts.push_back({a.o, a.lse});
     };
     if (n_res > 0) {
-      run_part(0, reinterpret_cast<const void* const*>(dev + img.resident_ptrs) + static_cast<std::size_t>(l) * n_res,
+      run_part(0,
+               reinterpret_cast<const void* const*>(dev + img.resident_ptrs) +
+                   static_cast<std::size_t>(l) * n_res,
                img.resident_begin, img.resident_lens, false);
     }
     if (n_str > 0) {
       const int buf = staged[static_cast<std::size_t>(l)];
       m.ring->wait_full(buf, compute);
-      run_part(1, reinterpret_cast<const void* const*>(dev + img.staged_ptrs) + static_cast<std::size_t>(buf) * n_str,
+      run_part(1,
+               reinterpret_cast<const void* const*>(dev + img.staged_ptrs) +
+                   static_cast<std::size_t>(buf) * n_str,
                img.streamed_begin, img.streamed_lens, true);
       m.ring->release(buf, compute);
     }
     if (n_disk > 0) {
       const int group = l / m.disk_staging->group_layers();
       if (l % m.disk_staging->group_layers() == 0) stats.disk_wait_seconds += m.disk_staging->acquire(group);
-      run_part(2, reinterpret_cast<const void* const*>(dev + img.disk_ptrs) + static_cast<std::size_t>(l) * n_disk,
+      run_part(2,
+               reinterpret_cast<const void* const*>(dev + img.disk_ptrs) +
+                   static_cast<std::size_t>(l) * n_disk,
                img.disk_begin, img.disk_lens, true);
       if ((l + 1) % m.disk_staging->group_layers() == 0 || l + 1 == g.layers) m.disk_staging->finish(group, compute);
     }
@@ -444,7 +450,9 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
       const auto i = static_cast<std::size_t>(l);
       slack[i] = m.cpu->layer_seconds(l) - m.parts_done[i]->elapsed_ms(*m.q_ready[i]) * 1e-3;
     }
-    auto secs = [](Clock::duration d) { return std::max(0.0, std::chrono::duration<double>(d).count()); };
+    auto secs = [](Clock::duration d) {
+      return std::max(0.0, std::chrono::duration<double>(d).count());
+    };
     for (int l = 0; l < g.layers; ++l) {
       const detail::CpuShareWorker::Times& t = m.cpu->times(l);
       stats.driver_wake_seconds += secs(woke[static_cast<std::size_t>(l)] - t.done);
@@ -452,7 +460,8 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
       if (l > 0) {
         stats.cpu_idle_seconds += secs(t.seen - m.cpu->times(l - 1).done);
         const auto i = static_cast<std::size_t>(l);
-        stats.gpu_gap_seconds += std::max(0.0, m.q_ready[i]->elapsed_ms(*m.parts_done[i - 1]) * 1e-3);
+        stats.gpu_gap_seconds +=
+            std::max(0.0, m.q_ready[i]->elapsed_ms(*m.parts_done[i - 1]) * 1e-3);
       }
     }
     std::nth_element(slack.begin(), slack.begin() + slack.size() / 2, slack.end());

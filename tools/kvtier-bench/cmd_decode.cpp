@@ -321,24 +321,37 @@ int run(DecodeOptions o) {
           row.insert(row.end(), {fixed(floor_s * 1e3, 2), fixed(eff, 3), slowdown ? fixed(*slowdown, 2) + "x" : "n/a",
                                  err ? fixed(*err, 6) : "n/a"});
           t.add(row);
-          doc["runs"].push_back({{"context", ctx}, {"gpu_budget", spec}, {"gpu_slots", gs}, {"offloaded_fraction", off},
-                                 {"depth", depth}, {"cpu_share", share.describe()}, {"cpu_fraction", st.cpu_fraction},
-                                 {"vram_bytes", r.vram_bytes}, {"step_ms", r.step_seconds * 1e3},
-                                 {"tokens_per_s", o.batch / r.step_seconds}, {"streamed_bytes", st.streamed_bytes},
-                                 {"cpu_bytes", st.cpu_bytes}, {"resident_bytes", st.resident_bytes},
-                                 {"floor_ms", floor_s * 1e3}, {"efficiency", eff},
-                                 // Streamed copies and CPU attention read the same host memory.
-                                 {"host_memory_floor_ms", (st.streamed_bytes + st.cpu_bytes) / floors.host_read * 1e3},
-                                 {"slowdown_vs_all_gpu", slowdown ? nlohmann::json(*slowdown) : nlohmann::json()},
-                                 {"max_rel_err_vs_all_gpu", err ? nlohmann::json(*err) : nlohmann::json()},
-                                 {"write_back_moves", r.moves}, {"cpu_wait_ms", st.cpu_wait_seconds * 1e3},
-                                 {"stage_enqueue_ms", st.stage_seconds * 1e3},
-                                 {"cpu_idle_ms", st.cpu_idle_seconds * 1e3},
-                                 {"driver_wake_ms", st.driver_wake_seconds * 1e3},
-                                 {"q_turnaround_ms", st.q_turnaround_seconds * 1e3},
-                                 {"gpu_gap_ms", st.gpu_gap_seconds * 1e3},
-                                 {"cpu_rate_gbps", r.rates.cpu / 1e9}, {"setup_s", r.setup_seconds},
-                                 {"warmup_steps", base.warmup}});
+          doc["runs"].push_back(
+              {{"context", ctx},
+               {"gpu_budget", spec},
+               {"gpu_slots", gs},
+               {"offloaded_fraction", off},
+               {"depth", depth},
+               {"cpu_share", share.describe()},
+               {"cpu_fraction", st.cpu_fraction},
+               {"vram_bytes", r.vram_bytes},
+               {"step_ms", r.step_seconds * 1e3},
+               {"tokens_per_s", o.batch / r.step_seconds},
+               {"streamed_bytes", st.streamed_bytes},
+               {"cpu_bytes", st.cpu_bytes},
+               {"resident_bytes", st.resident_bytes},
+               {"floor_ms", floor_s * 1e3},
+               {"efficiency", eff},
+               // Streamed copies and CPU attention read the same host memory.
+               {"host_memory_floor_ms",
+                (st.streamed_bytes + st.cpu_bytes) / floors.host_read * 1e3},
+               {"slowdown_vs_all_gpu", slowdown ? nlohmann::json(*slowdown) : nlohmann::json()},
+               {"max_rel_err_vs_all_gpu", err ? nlohmann::json(*err) : nlohmann::json()},
+               {"write_back_moves", r.moves},
+               {"cpu_wait_ms", st.cpu_wait_seconds * 1e3},
+               {"stage_enqueue_ms", st.stage_seconds * 1e3},
+               {"cpu_idle_ms", st.cpu_idle_seconds * 1e3},
+               {"driver_wake_ms", st.driver_wake_seconds * 1e3},
+               {"q_turnaround_ms", st.q_turnaround_seconds * 1e3},
+               {"gpu_gap_ms", st.gpu_gap_seconds * 1e3},
+               {"cpu_rate_gbps", r.rates.cpu / 1e9},
+               {"setup_s", r.setup_seconds},
+               {"warmup_steps", base.warmup}});
           nlohmann::json trace = nlohmann::json::array();
           for (const pipeline::StepStats& s : r.trace)
             trace.push_back({s.seconds * 1e3, s.cpu_fraction, s.balance_seconds * 1e3});

@@ -63,8 +63,8 @@ struct Workspace {
 // together, where fixed-size chunks left a partial last round (at 13K keys, 52 chunks of 256 on 16
 // threads: four rounds for 3.25 rounds of work). An item covers at least 64 keys (or a whole
 // block), so its partial state stays small against its reads. first_item[b]: b's first item.
-void plan_items(const DecodeShape& s, std::span<const int> lens, int threads, std::vector<Item>& items,
-                std::vector<int>& first_item) {
+void plan_items(const DecodeShape& s, std::span<const int> lens, int threads,
+                std::vector<Item>& items, std::vector<int>& first_item) {
   long long total = 0;
   for (int b = 0; b < s.batch; ++b) total += lens[b];
   const long long target_items = 4LL * threads;

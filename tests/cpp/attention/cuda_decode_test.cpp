@@ -77,9 +77,8 @@ TEST(AttentionCuda, BackToBackLaunches) {
       for (bool kv_ready : {false, true}) {
         const GpuRun r = gpu.run_after(make_problem(first), first_splits, p, splits, kv_ready);
         const Errors e = compare_with_reference(p, r.o.data(), r.lse.data(), 0);
-        const std::string what = c.name() + " after " + std::to_string(first_splits) +
-                                 " splits " + std::to_string(splits) +
-                                 (kv_ready ? " kv_ready" : "");
+        const std::string what = c.name() + " after " + std::to_string(first_splits) + " splits " +
+                                 std::to_string(splits) + (kv_ready ? " kv_ready" : "");
         EXPECT_EQ(e.bad_rows, 0) << what << ": " << e.first_bad;
         EXPECT_LE(e.o_rel, 2e-3) << what;
         EXPECT_LE(e.lse_abs, 1e-3) << what;

@@ -35,7 +35,8 @@ DeviceProblem to_device(GpuHarness& gpu, const Problem& x) {
   DeviceProblem d;
   d.pool = gpu.upload(x.pool.data(), x.pool.size());
   std::vector<const void*> dblocks;
-  for (std::size_t off : x.offsets) dblocks.push_back(static_cast<const char*>(d.pool.data()) + off);
+  for (std::size_t off : x.offsets)
+    dblocks.push_back(static_cast<const char*>(d.pool.data()) + off);
   if (dblocks.empty()) dblocks.push_back(d.pool.data());
   d.blocks = gpu.upload(dblocks.data(), dblocks.size() * sizeof(void*));
   d.begin = gpu.upload(x.block_begin.data(), x.block_begin.size() * sizeof(int));
@@ -98,7 +99,8 @@ GpuRun GpuHarness::run_q_from_kernel(const Problem& p) {
   std::vector<float> q32(s.q_elems());
   for (std::size_t i = 0; i < q32.size(); ++i) q32[i] = cpu::load_float(p.q.data(), i, s.dtype);
   const std::vector<float> zeros(s.rows(), 0.f);
-  Buffer part_o = upload(q32.data(), q32.size() * 4), part_lse = upload(zeros.data(), zeros.size() * 4);
+  Buffer part_o = upload(q32.data(), q32.size() * 4),
+         part_lse = upload(zeros.data(), zeros.size() * 4);
   Buffer q = backend_->allocate(MemoryKind::kDevice, p.q.size());
   Buffer o = backend_->allocate(MemoryKind::kDevice, s.q_elems() * 4);
   Buffer lse = backend_->allocate(MemoryKind::kDevice, s.rows() * 4);

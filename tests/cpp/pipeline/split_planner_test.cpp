@@ -203,7 +203,8 @@ TEST(SplitPlanner, FollowsABalanceThatJumpsAtTheFastestSplit) {
       p.observe_step(bytes, 32 * t);
       if (step >= 18) timed += layer(x);
     }
-    EXPECT_LE(timed / 16, 1.03 * best) << "seed " << seed << " ratio " << timed / 16 / best << " x " << p.cpu_fraction(bytes);
+    EXPECT_LE(timed / 16, 1.03 * best)
+        << "seed " << seed << " ratio " << timed / 16 / best << " x " << p.cpu_fraction(bytes);
   }
 }
 
