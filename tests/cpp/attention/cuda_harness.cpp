@@ -61,6 +61,16 @@ DecodeArgs args_of(const Problem& x, const DeviceProblem& d, Buffer& o, Buffer& 
 
 }  // namespace
 
+GpuRun GpuHarness::results(const DecodeShape& s, const Buffer& o, const Buffer& lse) {
+  GpuRun r;
+  r.splits = decoder_->last_splits();
+  r.o.resize(s.q_elems());
+  r.lse.resize(s.rows());
+  download(r.o.data(), o.data(), o.bytes());
+  download(r.lse.data(), lse.data(), lse.bytes());
+  return r;
+}
+
 GpuRun GpuHarness::run(const Problem& p, int forced_splits) {
   return run_after(p, -1, p, forced_splits);
 }
@@ -83,13 +93,7 @@ GpuRun GpuHarness::run_after(const Problem& first, int first_splits, const Probl
   DecodeArgs second = args_of(p, d, o, lse);
   second.kv_ready = kv_ready;
   decoder_->run(second, *stream_);
-  GpuRun r;
-  r.splits = decoder_->last_splits();
-  r.o.resize(s.q_elems());
-  r.lse.resize(s.rows());
-  download(r.o.data(), o.data(), o.bytes());
-  download(r.lse.data(), lse.data(), lse.bytes());
-  return r;
+  return results(s, o, lse);
 }
 
 GpuRun GpuHarness::run_q_from_kernel(const Problem& p) {
@@ -115,13 +119,7 @@ GpuRun GpuHarness::run_q_from_kernel(const Problem& p) {
   a.kv_ready = true;
   decoder_->force_splits(0);
   decoder_->run(a, *stream_);
-  GpuRun r;
-  r.splits = decoder_->last_splits();
-  r.o.resize(s.q_elems());
-  r.lse.resize(s.rows());
-  download(r.o.data(), o.data(), o.bytes());
-  download(r.lse.data(), lse.data(), lse.bytes());
-  return r;
+  return results(s, o, lse);
 }
 
 }  // namespace kvtier::attention::test

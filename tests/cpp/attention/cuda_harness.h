@@ -38,6 +38,9 @@ class GpuHarness {
   void download(void* dst, const void* src, std::size_t bytes);
 
  private:
+  // The last run's outputs, copied back.
+  GpuRun results(const DecodeShape& s, const Buffer& o, const Buffer& lse);
+
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Stream> stream_;
   std::unique_ptr<GpuDecoder> decoder_;
