@@ -1,7 +1,5 @@
 #include "kvtier/transfer/transfer_config.h"
 
-#include <cstdlib>
-
 #include "kvtier/core/error.h"
 
 namespace kvtier {
@@ -16,19 +14,17 @@ const char* copy_method_name(CopyMethod m) {
       return "batch";
     case CopyMethod::kMemcpyRuns:
       return "runs";
-    case CopyMethod::kHybrid:
-      return "hybrid";
   }
   return "?";
 }
 
 CopyMethod parse_copy_method(std::string_view text) {
   for (CopyMethod m : {CopyMethod::kAuto, CopyMethod::kKernel, CopyMethod::kMemcpyBatch,
-                       CopyMethod::kMemcpyRuns, CopyMethod::kHybrid}) {
+                       CopyMethod::kMemcpyRuns}) {
     if (text == copy_method_name(m)) return m;
   }
   throw InvalidArgument("unknown copy method '" + std::string(text) +
-                        "'; expected auto, kernel, batch, runs or hybrid");
+                        "'; expected auto, kernel, batch or runs");
 }
 
 const char* direction_name(Direction d) {
@@ -61,7 +57,7 @@ TransferConfig parse_transfer_setting(std::string_view text, const TransferConfi
     if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 6) {
       throw InvalidArgument(
           "setting '" + std::string(text) + "': " + what + " '" + s +
-          "' is not a count; expected H2D[/D2H][@SMS][:SHARE][xSTREAMS][+overlap][+flat]");
+          "' is not a count; expected H2D[/D2H][@SMS][xSTREAMS][+overlap][+flat]");
     }
     return std::stoi(s);
   };
@@ -73,21 +69,12 @@ TransferConfig parse_transfer_setting(std::string_view text, const TransferConfi
     return true;
   };
   const bool flat = flag("+flat"), overlap = flag("+overlap");
-  bool streams = false, sms = false, shared = false;
-  const std::string x = take("x", &streams), share = take(":", &shared), at = take("@", &sms),
-                    d2h = take("/");
+  bool streams = false, sms = false;
+  const std::string x = take("x", &streams), at = take("@", &sms), d2h = take("/");
   c.h2d = parse_copy_method(t);
   c.d2h = d2h.empty() ? c.h2d : parse_copy_method(d2h);
   if (sms) c.copy_sms = number(at, "SM count");
   if (streams) c.copy_streams = number(x, "stream count");
-  if (shared) {
-    char* end = nullptr;
-    c.kernel_share = std::strtod(share.c_str(), &end);
-    if (share.empty() || end != share.c_str() + share.size()) {
-      throw InvalidArgument("setting '" + std::string(text) + "': kernel share '" + share +
-                            "' is not a number; expected a fraction in [0, 1] after ':'");
-    }
-  }
   if (overlap) c.prefer_overlap = true;
   if (flat) c.strided_min = 0;
   c.validate();
@@ -105,10 +92,6 @@ void TransferConfig::validate() const {
   }
   if (copy_streams < 1 || copy_streams > 16) {
     throw InvalidArgument("copy_streams " + std::to_string(copy_streams) + "; expected 1..16");
-  }
-  if (!(kernel_share >= 0.0 && kernel_share <= 1.0)) {
-    throw InvalidArgument("kernel_share " + std::to_string(kernel_share) +
-                          "; expected a fraction in [0, 1]");
   }
   if (strided_min < 0) {
     throw InvalidArgument("strided_min " + std::to_string(strided_min) +

@@ -44,10 +44,8 @@ TransferEngine::TransferEngine(Backend& backend, const Geometry& g, PoolView gpu
   config_.validate();
   check_view(gpu_, Tier::kGpu, geometry_);
   check_view(host_, Tier::kHost, geometry_);
-  const auto uses_kernel = [](CopyMethod m) {
-    return m == CopyMethod::kKernel || m == CopyMethod::kHybrid;
-  };
-  if (host_.kind != MemoryKind::kPinnedHost && (uses_kernel(config_.h2d) || uses_kernel(config_.d2h))) {
+  if (host_.kind != MemoryKind::kPinnedHost &&
+      (config_.h2d == CopyMethod::kKernel || config_.d2h == CopyMethod::kKernel)) {
     throw InvalidArgument(
         "the copy kernel reads and writes mapped pinned host memory; the host view is of " +
         std::string(memory_kind_name(host_.kind)) + " memory");

@@ -14,12 +14,10 @@ enum class CopyMethod {
                  // memory with 16-byte accesses
   kMemcpyBatch,  // one cudaMemcpyBatchAsync per batch (copy engines, no SMs)
   kMemcpyRuns,   // one cudaMemcpyAsync per run of contiguous segments (copy engines, no SMs)
-  kHybrid,       // both at once on one list: the copy kernel takes `kernel_share` of its bytes,
-                 // the copy engines (as kMemcpyBatch) the rest, so two paths over PCIe work on it
 };
-// "auto", "kernel", "batch", "runs", "hybrid".
+// "auto", "kernel", "batch", "runs".
 const char* copy_method_name(CopyMethod m);
-// Accepts auto|kernel|batch|runs|hybrid; InvalidArgument otherwise.
+// Accepts auto|kernel|batch|runs; InvalidArgument otherwise.
 CopyMethod parse_copy_method(std::string_view text);
 
 // Which way a list of segments goes.
@@ -35,9 +33,6 @@ struct TransferConfig {
   // are used; and threads per block.
   int copy_sms = 16;
   int copy_threads = 1024;
-  // kHybrid: the fraction of a list's bytes that the copy kernel moves (whole segments, in list
-  // order), in [0, 1].
-  double kernel_share = 0.35;
   // kMemcpyBatch / kMemcpyRuns: the copy list is split over this many streams per direction, so
   // that several copy engines (and their per-copy overheads) work in parallel.
   int copy_streams = 4;
@@ -65,9 +60,8 @@ struct TransferConfig {
   void validate() const;
 };
 
-// A setting as text, "H2D[/D2H][@SMS][:SHARE][xSTREAMS][+overlap][+flat]" (e.g. "batch",
-// "kernel/batch@8", "batchx4+overlap", "hybrid@4:0.3"; SHARE: kernel_share; +flat: no 2D
-// copies), applied over `base`.
+// A setting as text, "H2D[/D2H][@SMS][xSTREAMS][+overlap][+flat]" (e.g. "batch",
+// "kernel/batch@8", "batchx4+overlap"; +flat: no 2D copies), applied over `base`.
 // InvalidArgument naming the part that is wrong.
 TransferConfig parse_transfer_setting(std::string_view text, const TransferConfig& base = {});
 

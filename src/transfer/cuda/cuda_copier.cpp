@@ -4,8 +4,7 @@
 // high_priority is set, so that the copy kernel's blocks are scheduled ahead of pending blocks of
 // compute kernels), joined to the engine's stream by events before and after: ordering on the
 // engine's stream is kept. The copy-engine methods split a list over copy_streams internal streams,
-// so that several copy engines work on it at once; hybrid gives the copy kernel the first
-// kernel_share of the list's bytes on one more stream and the copy engines the rest.
+// so that several copy engines work on it at once.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -26,7 +25,7 @@ class CudaCopier final : public Copier {
     KVT_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
     const int priority = config_.high_priority ? greatest : least;
     KVT_CUDA_CHECK(cudaEventCreateWithFlags(&join_in_, cudaEventDisableTiming));
-    inner_.resize(static_cast<std::size_t>(config_.copy_streams) + 1);  // + the hybrid's kernel
+    inner_.resize(static_cast<std::size_t>(config_.copy_streams));
     join_out_.resize(inner_.size());
     for (std::size_t k = 0; k < inner_.size(); ++k) {
       KVT_CUDA_CHECK(cudaStreamCreateWithPriority(&inner_[k], cudaStreamNonBlocking, priority));
@@ -67,48 +66,25 @@ class CudaCopier final : public Copier {
     KVT_CHECK(outer != nullptr, "CUDA copier used with a stream that is not a CUDA stream");
     KVT_CHECK(method != CopyMethod::kAuto, "copy method auto reached the copier unresolved");
     (void)dir;
-    KVT_CUDA_CHECK(cudaEventRecord(join_in_, outer));
-    auto start = [&](std::size_t k) {
-      KVT_CUDA_CHECK(cudaStreamWaitEvent(inner_[k], join_in_, 0));
-      return inner_[k];
-    };
-    auto finish = [&](std::size_t k) {
-      KVT_CUDA_CHECK(cudaEventRecord(join_out_[k], inner_[k]));
-      KVT_CUDA_CHECK(cudaStreamWaitEvent(outer, join_out_[k], 0));
-    };
-    std::size_t first_ce = 0;  // hybrid: the segments before it go to the kernel
-    if (method == CopyMethod::kHybrid) {
-      std::size_t total = 0, taken = 0;
-      for (const Segment& g : segs) total += g.bytes;
-      const double want = config_.kernel_share * static_cast<double>(total);
-      while (first_ce < segs.size() && static_cast<double>(taken) + 0.5 * segs[first_ce].bytes < want)
-        taken += segs[first_ce++].bytes;
-      if (first_ce > 0) {
-        const std::size_t k = inner_.size() - 1;
-        copy_kernel(std::vector<Segment>(segs.begin(), segs.begin() + static_cast<std::ptrdiff_t>(first_ce)),
-                    start(k));
-        finish(k);
-      }
-      method = CopyMethod::kMemcpyBatch;
-    }
-    if (first_ce == segs.size()) return;
     // The kernel is one launch; the copy-engine methods take up to copy_streams streams, each a
     // contiguous share of the list.
-    const std::size_t n = segs.size() - first_ce;
     const std::size_t used =
-        method == CopyMethod::kKernel ? 1 : std::min(inner_.size() - 1, n);
+        method == CopyMethod::kKernel ? 1 : std::min(inner_.size(), segs.size());
+    KVT_CUDA_CHECK(cudaEventRecord(join_in_, outer));
     for (std::size_t k = 0; k < used; ++k) {
-      const std::size_t lo = first_ce + n * k / used, hi = first_ce + n * (k + 1) / used;
+      cudaStream_t s = inner_[k];
+      KVT_CUDA_CHECK(cudaStreamWaitEvent(s, join_in_, 0));
+      const std::size_t lo = segs.size() * k / used, hi = segs.size() * (k + 1) / used;
       const std::vector<Segment> part(segs.begin() + static_cast<std::ptrdiff_t>(lo),
                                       segs.begin() + static_cast<std::ptrdiff_t>(hi));
-      cudaStream_t s = start(k);
       if (method == CopyMethod::kKernel)
         copy_kernel(part, s);
       else if (method == CopyMethod::kMemcpyBatch)
         copy_batch(part, s);
       else
         copy_runs(part, s);
-      finish(k);
+      KVT_CUDA_CHECK(cudaEventRecord(join_out_[k], s));
+      KVT_CUDA_CHECK(cudaStreamWaitEvent(outer, join_out_[k], 0));
     }
   }
 

@@ -43,9 +43,6 @@ TEST_F(CpuTransferTest, BadConfigAndViews) {
   TransferConfig kernel;
   kernel.h2d = CopyMethod::kKernel;
   EXPECT_THROW(TransferEngine(*b_, g, gpu, pageable, kernel), InvalidArgument);
-  kernel.h2d = CopyMethod::kMemcpyBatch;
-  kernel.d2h = CopyMethod::kHybrid;  // half the copy kernel
-  EXPECT_THROW(TransferEngine(*b_, g, gpu, pageable, kernel), InvalidArgument);
   EXPECT_EQ(parse_copy_method("batch"), CopyMethod::kMemcpyBatch);
   EXPECT_THROW(parse_copy_method("dma"), InvalidArgument);
 }
@@ -74,16 +71,6 @@ TEST(TransferSetting, Parse) {
   EXPECT_THROW(parse_transfer_setting("batchxq"), InvalidArgument);
   EXPECT_THROW(parse_transfer_setting("dma/batch"), InvalidArgument);
   EXPECT_THROW(parse_transfer_setting("kernel@0"), InvalidArgument);
-  const TransferConfig h = parse_transfer_setting("batch/hybrid@4:0.25x2");
-  EXPECT_EQ(h.h2d, CopyMethod::kMemcpyBatch);
-  EXPECT_EQ(h.d2h, CopyMethod::kHybrid);
-  EXPECT_EQ(h.copy_sms, 4);
-  EXPECT_DOUBLE_EQ(h.kernel_share, 0.25);
-  EXPECT_EQ(h.copy_streams, 2);
-  EXPECT_EQ(parse_transfer_setting("hybrid").kernel_share, TransferConfig{}.kernel_share);
-  EXPECT_THROW(parse_transfer_setting("hybrid:1.5"), InvalidArgument);
-  EXPECT_THROW(parse_transfer_setting("hybrid:"), InvalidArgument);
-  EXPECT_THROW(parse_transfer_setting("hybrid:a"), InvalidArgument);
 }
 
 TEST_F(CpuTransferTest, EmptyBatchIsComplete) {

@@ -52,25 +52,9 @@ TEST_P(CudaTransferTest, ManyStreamsOverlapHint) {
   testing::check_gather_scatter(*b_, c, 13);
 }
 
-// The hybrid method at its extremes (all copy engines, all kernel) and in between, both ways.
-TEST(CudaTransferHybrid, EveryKernelShare) {
-  std::string why;
-  if (cuda_device_count(&why) == 0) GTEST_FAIL() << "cuda tests need a GPU: " << why;
-  auto b = make_backend(BackendChoice::kCuda);
-  for (double share : {0.0, 0.5, 1.0}) {
-    TransferConfig c;
-    c.h2d = c.d2h = CopyMethod::kHybrid;
-    c.kernel_share = share;
-    c.copy_streams = 2;
-    testing::check_random_moves(*b, c, 20);
-    testing::check_gather_scatter(*b, c, 21);
-  }
-}
-
 INSTANTIATE_TEST_SUITE_P(Methods, CudaTransferTest,
                          ::testing::Values(CopyMethod::kAuto, CopyMethod::kKernel,
-                                           CopyMethod::kMemcpyBatch, CopyMethod::kMemcpyRuns,
-                                           CopyMethod::kHybrid),
+                                           CopyMethod::kMemcpyBatch, CopyMethod::kMemcpyRuns),
                          [](const auto& info) {
                            return std::string(copy_method_name(info.param));
                          });
