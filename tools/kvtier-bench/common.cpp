@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -144,6 +145,11 @@ nlohmann::json result_header(const std::string& command, const Backend& backend)
                  {"multiprocessors", d.multiprocessors},
                  {"compute_capability", std::to_string(d.compute_major) + "." + std::to_string(d.compute_minor)},
                  {"host_threads", d.host_threads}};
+  if (backend.kind() == BackendKind::kCuda) {
+    // Hardware queues the streams share (the CUDA backend asks for 32 unless set: backend.h).
+    const char* q = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
+    j["cuda_device_max_connections"] = q ? q : "unset";
+  }
   return j;
 }
 

@@ -128,6 +128,10 @@ class Backend {
 
 // kAuto picks CUDA when the library was built with it and a GPU is present, else the CPU.
 // kCuda without a usable GPU throws CudaError saying why (not built with CUDA, no device, driver).
+// The CUDA backend (and cuda_device_count) sets CUDA_DEVICE_MAX_CONNECTIONS=32 in the process's
+// environment unless it is set: with the default 8 hardware queues the transfer engine's two
+// directions could share one and run one after the other (docs/transfer.md). It has effect only
+// if the process has no CUDA context yet.
 std::unique_ptr<Backend> make_backend(BackendChoice choice, int device_index = 0);
 
 // Whether this build contains the CUDA backend and kernels.

@@ -16,7 +16,25 @@ namespace kvtier {
 
 bool cuda_compiled() { return true; }
 
+namespace {
+
+// Streams are spread over the device's hardware work queues (CUDA_DEVICE_MAX_CONNECTIONS, 8
+// unless set) round robin in the order they are created, and two streams on one queue run one
+// after the other. The transfer engine's host->device and device->host streams shared queues in
+// some engines and not in others, by how many streams the process had made before: both
+// directions at once moved 0.59-0.90 of the bidirectional ceiling depending on the engine (H200,
+// 64 KiB slices), and 0.85-0.89 in every engine with 32 queues (docs/transfer.md). So ask for 32
+// (the most) unless the user set it. It counts only before the process creates its CUDA context:
+// one made earlier (by another library) keeps its own setting.
+void ask_for_hardware_queues() {
+  static const bool asked = [] { return ::setenv("CUDA_DEVICE_MAX_CONNECTIONS", "32", 0) == 0; }();
+  (void)asked;
+}
+
+}  // namespace
+
 int cuda_device_count(std::string* why) {
+  ask_for_hardware_queues();
   int n = 0;
   const cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
@@ -133,6 +151,7 @@ class CudaEvent final : public Event {
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int device) : device_(device) {
+    ask_for_hardware_queues();
     KVT_CUDA_CHECK(cudaSetDevice(device_));
     cudaDeviceProp prop{};
     KVT_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
