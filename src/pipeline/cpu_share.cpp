@@ -26,8 +26,6 @@ void CpuShareWorker::start(std::vector<Layer> layers, std::vector<TransferEvent>
   recorded_ = 0;
   abort_ = false;
   error_ = nullptr;
-  compute_seconds_ = 0;
-  layer_seconds_.assign(layers_.size(), 0.0);
   times_.assign(layers_.size(), Times{});
   has_job_ = true;
   busy_ = true;
@@ -71,7 +69,6 @@ void CpuShareWorker::loop() {
     }
     try {
       for (const TransferEvent& ev : before) ev.synchronize();
-      double seconds = 0;
       for (std::size_t l = 0; l < layers.size(); ++l) {
         {
           std::unique_lock<std::mutex> lock(mu_);
@@ -83,11 +80,7 @@ void CpuShareWorker::loop() {
         const auto t0 = std::chrono::steady_clock::now();
         attention::decode_cpu(layers[l].args, pool_);
         const auto t1 = std::chrono::steady_clock::now();
-        const double took = std::chrono::duration<double>(t1 - t0).count();
-        seconds += took;
         std::lock_guard<std::mutex> lock(mu_);
-        compute_seconds_ = seconds;
-        layer_seconds_[l] = took;
         times_[l].seen = t0;
         times_[l].done = t1;
         done_ = static_cast<int>(l) + 1;

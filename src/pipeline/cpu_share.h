@@ -39,15 +39,11 @@ class CpuShareWorker {
   // Stops the current step's work (an error on the driving thread) and waits until the worker
   // no longer touches it. Never throws.
   void abort() noexcept;
-  // Seconds spent computing in the last step (valid once its last layer is waited for).
-  double compute_seconds() const { return compute_seconds_; }
-  // Per layer of the last step: seconds from the worker seeing its q_ready event complete to its
-  // result being ready (valid once the layer is waited for).
-  double layer_seconds(int layer) const { return layer_seconds_[static_cast<std::size_t>(layer)]; }
   // Per layer of the last step (valid once it is waited for): when the driving thread announced
   // its q (q_recorded), when the worker saw q on the host, when its result was ready.
   struct Times {
     std::chrono::steady_clock::time_point recorded, seen, done;
+    double compute_seconds() const { return std::chrono::duration<double>(done - seen).count(); }
   };
   const Times& times(int layer) const { return times_[static_cast<std::size_t>(layer)]; }
   int threads() const { return pool_.size(); }
@@ -64,8 +60,6 @@ class CpuShareWorker {
   int done_ = 0;      // layers finished in the current step
   int recorded_ = 0;  // layers whose q_ready event is recorded
   std::exception_ptr error_;
-  double compute_seconds_ = 0;
-  std::vector<double> layer_seconds_;
   std::vector<Times> times_;
   std::thread thread_;  // last: starts after the members it uses
 };

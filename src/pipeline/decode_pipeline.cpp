@@ -439,27 +439,25 @@ StepStats DecodePipeline::step(std::span<const BlockTable> tables, const StepIO&
   stats.disk_bytes = n_disk > 0 ? m.disk_staging->blocks_from_disk() * per_block : 0;
   stats.cpu_fraction = split.cpu_fraction;
   if (cpu_on && n_cpu > 0) {
-    stats.cpu_seconds = m.cpu->compute_seconds();
+    for (int l = 0; l < g.layers; ++l) stats.cpu_seconds += m.cpu->times(l).compute_seconds();
     planner_.observe_cpu(stats.cpu_bytes, stats.cpu_seconds);
     // Balance: per layer, from its q being ready, until the CPU share's result was (the worker's
     // clock; not when this thread took it, which may have been busy enqueuing) against until the
     // GPU's own parts were done (GPU clock: events of one stream); the median over the layers,
     // which a layer stalled by something else does not move.
+    // The hand-off figures come from the same clocks.
     std::vector<double> slack(static_cast<std::size_t>(g.layers));
-    for (int l = 0; l < g.layers; ++l) {
-      const auto i = static_cast<std::size_t>(l);
-      slack[i] = m.cpu->layer_seconds(l) - m.parts_done[i]->elapsed_ms(*m.q_ready[i]) * 1e-3;
-    }
     auto secs = [](Clock::duration d) {
       return std::max(0.0, std::chrono::duration<double>(d).count());
     };
     for (int l = 0; l < g.layers; ++l) {
+      const auto i = static_cast<std::size_t>(l);
       const detail::CpuShareWorker::Times& t = m.cpu->times(l);
-      stats.driver_wake_seconds += secs(woke[static_cast<std::size_t>(l)] - t.done);
+      slack[i] = t.compute_seconds() - m.parts_done[i]->elapsed_ms(*m.q_ready[i]) * 1e-3;
+      stats.driver_wake_seconds += secs(woke[i] - t.done);
       stats.q_turnaround_seconds += secs(t.seen - t.recorded);
       if (l > 0) {
         stats.cpu_idle_seconds += secs(t.seen - m.cpu->times(l - 1).done);
-        const auto i = static_cast<std::size_t>(l);
         stats.gpu_gap_seconds +=
             std::max(0.0, m.q_ready[i]->elapsed_ms(*m.parts_done[i - 1]) * 1e-3);
       }
