@@ -4,7 +4,8 @@
 // 2. Per setting: gather (H2D) of one layer's slices of random blocks of a pinned pool into a
 //    device buffer, scatter (D2H) back, both at once, whole slots; GB/s, ratio; bytes verified.
 // 3. Sweeps: the copy kernel by SMs, the copy engines by streams. 4. Coexistence: a memory-bound
-//    kernel beside gathers (and scatters): its slowdown and the transfers' ratio to the ceiling.
+//    kernel beside gathers (and scatters): its slowdown and the transfers' ratio to the ceiling;
+//    `single` runs the ceiling's own large copies beside it, the most the load leaves to any method.
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -36,7 +37,7 @@ struct TransferOptions {
   std::string methods = "auto,batch,kernel,runs,kernel/batch";
   std::string sweep_sms = "2,4,8,16";
   std::string sweep_streams = "1,2,4,8";
-  std::string coexist_methods = "batch,kernel@4,kernel@16";
+  std::string coexist_methods = "single,batch,kernel@4,kernel@16";
   std::string load_bytes = "1GiB";
   std::string loads = "copy";
   int copy_sms = TransferConfig{}.copy_sms;
@@ -401,6 +402,12 @@ class TransferBench {
 
   void coexistence() {
     if (o_.coexist_methods.empty()) return;
+    for (const std::string& m : split(o_.coexist_methods)) {
+      if (m == "single" && !big_dst_) {
+        big_dst_ = backend_->allocate(MemoryKind::kDevice, ceiling_);
+        big_src_ = backend_->allocate(MemoryKind::kDevice, ceiling_);
+      }
+    }
     for (const std::string& kind : split(o_.loads)) coexistence(kind);
   }
 
@@ -422,27 +429,42 @@ class TransferBench {
         {"method", "transfers", "GB/s", "ratio to ceiling", "load slowdown", "load GB/s during"});
     for (const std::string& mname : split(o_.coexist_methods)) {
       for (bool both : {false, true}) {
-        auto e = engine(spec(mname));
-        const std::size_t bytes = n_ * lb_;
+        const bool single = mname == "single";
+        std::unique_ptr<TransferEngine> e;
+        std::unique_ptr<Stream> up, down;
+        if (single) {
+          up = backend_->create_stream(), down = backend_->create_stream();
+        } else {
+          e = engine(spec(mname));
+        }
+        Stream& h2d = single ? *up : e->h2d_stream();
+        Stream& d2h = single ? *down : e->d2h_stream();
+        const std::size_t bytes = single ? ceiling_ : n_ * lb_;
         const double ceil = both ? ceil_both_ : ceil_h2d_;
         const int batches = std::max(4, static_cast<int>(0.5 * passes * pass_ms * 1e-3 * ceil *
                                                          1e9 / (bytes * (both ? 2 : 1))));
-        auto gs = random_sets(0, batches), ss = random_sets(half_, batches);
+        std::vector<std::vector<SlotIndex>> gs, ss;
+        if (!single) gs = random_sets(0, batches), ss = random_sets(half_, batches);
         std::vector<std::unique_ptr<Event>> marks(passes + 1);
         for (auto& m : marks) m = backend_->create_event();
         marks[0]->record(*compute);
-        marks[0]->wait(e->h2d_stream());
-        marks[0]->wait(e->d2h_stream());
+        marks[0]->wait(h2d);
+        marks[0]->wait(d2h);
         for (int p = 0; p < passes; ++p) {
           load.enqueue(*compute, 1);
           marks[p + 1]->record(*compute);
         }
         for (int i = 0; i < batches; ++i) {
+          if (single) {  // the ceiling's own copies, ceiling_ bytes each way
+            backend_->copy_async(big_dst_.data(), host_->base(), bytes, h2d);
+            if (both) backend_->copy_async(host_->base() + bytes, big_src_.data(), bytes, d2h);
+            continue;
+          }
           e->gather_layer(o_.layer, gs[i], dst_.data(), bytes);
           if (both) e->scatter_layer(o_.layer + 1, src_.data(), bytes, ss[i]);
         }
         double end_ms = 0;
-        for (Stream* s : {&e->h2d_stream(), &e->d2h_stream()}) {
+        for (Stream* s : {&h2d, &d2h}) {
           auto end = backend_->create_event();
           end->record(*s);
           end->synchronize();
@@ -484,6 +506,7 @@ class TransferBench {
   SlotIndex half_ = 0, gpu_slots_ = 0;
   std::unique_ptr<SlotPool> host_, gpu_;  // every slot holds a block: views own them all
   Buffer dst_, src_, src_host_;
+  Buffer big_dst_, big_src_;  // the single large copy's device ends, for coexistence
   std::unique_ptr<Stream> aux_;
   nlohmann::json doc_;
   double ceil_h2d_ = 0, ceil_d2h_ = 0, ceil_both_ = 0;
@@ -521,7 +544,8 @@ void add_transfer_command(CLI::App& app, int* exit_code) {
          "Stream counts (N or N+overlap) to measure the copy-engine batch at (empty: none)")
       ->capture_default_str();
   cmd->add_option("--coexist-methods", o->coexist_methods,
-                  "Settings to run beside a memory-bound kernel (empty: none)")
+                  "Settings to run beside a memory-bound kernel (empty: none); 'single' is the "
+                  "ceiling's one large pinned copy, to show what the load leaves to any method")
       ->capture_default_str();
   cmd->add_option("--load-bytes", o->load_bytes, "Buffer size of the memory-bound kernel")
       ->capture_default_str();
