@@ -101,6 +101,24 @@ double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b, in
   return worst;
 }
 
+// The CPU share's gain: each run of one budget and depth (runs[first..]) against the same
+// group's run with the CPU share off, as step time off / step time, printed and in the JSON.
+void report_cpu_share_gain(nlohmann::json& runs, std::size_t first) {
+  const nlohmann::json* off = nullptr;
+  for (std::size_t i = first; i < runs.size(); ++i)
+    if (runs[i]["cpu_share"] == "off") off = &runs[i];
+  if (off == nullptr) return;
+  const double off_ms = (*off)["step_ms"];
+  for (std::size_t i = first; i < runs.size(); ++i) {
+    nlohmann::json& r = runs[i];
+    if (&r == off) continue;
+    const double gain = off_ms / r["step_ms"].get<double>();
+    r["gain_vs_cpu_share_off"] = gain;
+    std::cout << "  cpu share " << r["cpu_share"].get<std::string>() << " vs off: " << fixed(gain, 2)
+              << "x" << std::endl;
+  }
+}
+
 int run(DecodeOptions o) {
   if (o.sweep) {
     if (o.contexts == "32768") o.contexts = "8192,16384,32768,65536,131072";
@@ -283,6 +301,7 @@ int run(DecodeOptions o) {
     for (const auto& spec : budgets) {
       const SlotIndex gs = gpu_slots_for(spec, needed, protect, g);
       for (int depth : depths) {
+        const std::size_t group = doc["runs"].size();  // this budget and depth's runs start here
         for (const auto& share : shares) {
           DecodeRunConfig c = base;
           c.gpu_slots = gs;
@@ -377,6 +396,7 @@ int run(DecodeOptions o) {
                     << share.describe() << ": " << fixed(r.step_seconds * 1e3, 2) << " ms/step, efficiency "
                     << fixed(eff, 3) << std::endl;
         }
+        report_cpu_share_gain(doc["runs"], group);
       }
     }
   }
