@@ -107,8 +107,10 @@ void SplitPlanner::observe_step(std::size_t host_bytes, double seconds) {
       if (other > 0) a.off = ran_x ? !(cost < other) : cost < other;
       mine = cost;
       // A probe costs a step at the slower choice: probe half as often each time the choice
-      // holds, as often as at first when it changes.
-      a.probe_every = a.off == was_off ? std::min(2 * a.probe_every, kProbeMax) : kProbeEvery;
+      // holds by a clear margin; as often as at first when it changes or was a near tie (one
+      // noisy step may have decided it, and a probe then costs little).
+      const bool clear = other > 0 && std::abs(cost - other) >= kHoldMargin * std::min(cost, other);
+      a.probe_every = a.off == was_off && clear ? std::min(2 * a.probe_every, kProbeMax) : kProbeEvery;
       a.next_probe = a.steps + a.probe_every;
     } else {
       mine = mine == 0 ? cost : 0.6 * mine + 0.4 * cost;

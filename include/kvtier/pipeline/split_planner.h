@@ -28,7 +28,10 @@
 // instead (which never goes below kMinFraction, so such a probe still measures a balance). The
 // choice changes only at a probe. A probe costs a step at the slower choice (at batch 1, 32K,
 // ~100% off an H200: a 79 ms step among 45 ms ones), so the probes come kProbeEvery steps apart,
-// twice as far each time the choice holds (up to kProbeMax), and kProbeEvery again when it flips.
+// twice as far each time the choice holds by at least kHoldMargin (up to kProbeMax), and
+// kProbeEvery again when it flips or when the two were within kHoldMargin of each other: a near
+// tie is decided by single noisy steps (H100, batch 1, 32K, 25% off: the balanced point 6% ahead
+// at the first probe, then 10-40% behind for the next 30 steps as the host's cores slowed).
 //
 // Threading: not thread-safe; the pipeline's thread owns it.
 #pragma once
@@ -63,6 +66,8 @@ class SplitPlanner {
   static constexpr int kFirstProbe = 4;
   static constexpr int kProbeEvery = 16;
   static constexpr int kProbeMax = 256;
+  // A probe that decides by less than this fraction of the step (a near tie) keeps kProbeEvery.
+  static constexpr double kHoldMargin = 0.15;
   // The balanced point stays above this, so that its probes still measure a balance.
   static constexpr double kMinFraction = 0.01;
   // Largest balance a step follows, as a fraction of the layer's host bytes' copy time.

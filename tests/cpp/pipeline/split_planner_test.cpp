@@ -154,6 +154,39 @@ TEST(SplitPlanner, SettlesOnNoCpuShareWhenItNeverPays) {
   EXPECT_GE(at_zero, 45);  // all but the probes of the balanced point
 }
 
+// A near tie that turns: the balanced point starts ~6% ahead of streaming alone (the first probe
+// keeps it), then the host's cores slow down and it falls ~25% behind (H100, batch 1, 32K, 25%
+// off). The first probe's margin was within kHoldMargin, so the next probe comes kProbeEvery steps
+// later instead of twice that, and finds streaming alone faster.
+TEST(SplitPlanner, ANearTieIsProbedAgainSoon) {
+  const Rates prior{55 * kGB, 16 * kGB, 4000 * kGB, 0};  // seeds x near the fast machine's best
+  const std::size_t bytes = std::size_t{32} << 20;
+  const Machine fast{[](double x) { return 0.6e-3 * (1 - x); }, [](double x) { return 2.05e-3 * x; },
+                     0.1e-3};
+  const Machine slow{[](double x) { return 0.6e-3 * (1 - x); }, [](double x) { return 4.0e-3 * x; },
+                     0.25e-3};
+  auto best_split = [](const Machine& m) {  // the fastest x > 0
+    double b = m.step(1.0);
+    for (double x = 0.001; x < 1.0; x += 0.001) b = std::min(b, m.step(x));
+    return b;
+  };
+  ASSERT_LT(best_split(fast), 0.96 * fast.step(0));
+  ASSERT_GT(best_split(fast), 0.92 * fast.step(0));
+  ASSERT_GT(best_split(slow), 1.2 * slow.step(0));
+  for (unsigned seed = 1; seed <= 20; ++seed) {
+    SplitPlanner p(CpuShare{}, prior);
+    Drift drift(seed, 0.03);
+    run_steps(p, fast, bytes, drift, 8);
+    int at_zero = 0;
+    for (int step = 8; step < 48; ++step) {
+      if (step >= SplitPlanner::kFirstProbe + SplitPlanner::kProbeEvery + 1 && step < 36)
+        at_zero += p.cpu_fraction(bytes) == 0.0 ? 1 : 0;
+      run_step(p, slow, bytes, drift);
+    }
+    EXPECT_GE(at_zero, 14) << "seed " << seed;  // steps 21..35 stream everything (15 steps)
+  }
+}
+
 // The batch-8 shape of an earlier H200 run (32K, all KV on the host, half-second steps that drift
 // by 10%): streaming alone 631 ms, the best split near 0.35, the model seeding auto far above it.
 // The bench gives auto 18 warm-up steps; the 8 timed steps after them must be within 10% of the
