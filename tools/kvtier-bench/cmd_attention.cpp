@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -188,6 +190,70 @@ struct Timing {
 
 double median(std::vector<double> v);
 
+// Which CTAs end a launch: per launch (after the first), the tenth of CTAs whose main loop ended
+// last. Do they start late (own grid-dependency wait) or run long (wait -> loop done), sit on SMs
+// that hold more CTAs, and are their SMs the same from one launch to the next (a structural
+// cause) or not (noise)? Medians over the launches, printed and returned as JSON.
+nlohmann::json late_ctas(const std::vector<unsigned long long>& w, int launches, long long ctas) {
+  constexpr int W = GpuDecoder::kTraceWords;
+  std::vector<double> run_med, run_late, start_med, start_late, crowd_all, crowd_late, repeat;
+  std::vector<int> prev_late_sms;
+  for (int l = 0; l < launches; ++l) {
+    const unsigned long long* t = w.data() + static_cast<std::size_t>(l) * ctas * W;
+    struct Cta { double start, end; int sm; };
+    std::vector<Cta> v;
+    std::map<int, int> per_sm;
+    double t0 = 1e300;
+    for (long long c = 0; c < ctas; ++c) t0 = std::min(t0, static_cast<double>(t[c * W + 1]));
+    for (long long c = 0; c < ctas; ++c) {
+      if (t[c * W + 7] == 2) continue;  // no work
+      const int sm = static_cast<int>(t[c * W + 6]);
+      v.push_back({(static_cast<double>(t[c * W + 1]) - t0) * 1e-3,
+                   (static_cast<double>(t[c * W + 2]) - t0) * 1e-3, sm});
+      ++per_sm[sm];
+    }
+    if (v.size() < 10) return {};
+    std::sort(v.begin(), v.end(), [](const Cta& a, const Cta& b) { return a.end < b.end; });
+    const std::size_t n_late = std::max<std::size_t>(1, v.size() / 10);
+    std::vector<double> runs, starts, runs_l, starts_l, crowd, crowd_l;
+    std::vector<int> late_sms;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const bool late = i + n_late >= v.size();
+      (late ? runs_l : runs).push_back(v[i].end - v[i].start);
+      (late ? starts_l : starts).push_back(v[i].start);
+      (late ? crowd_l : crowd).push_back(per_sm[v[i].sm]);
+      if (late) late_sms.push_back(v[i].sm);
+    }
+    std::sort(late_sms.begin(), late_sms.end());
+    late_sms.erase(std::unique(late_sms.begin(), late_sms.end()), late_sms.end());
+    if (l == 0) {
+      prev_late_sms = late_sms;
+      continue;  // as in the summary: the first launch follows no launch of its own kind
+    }
+    std::vector<int> both;
+    std::set_intersection(late_sms.begin(), late_sms.end(), prev_late_sms.begin(),
+                          prev_late_sms.end(), std::back_inserter(both));
+    repeat.push_back(static_cast<double>(both.size()) / static_cast<double>(late_sms.size()));
+    prev_late_sms = late_sms;
+    run_med.push_back(median(runs)), run_late.push_back(median(runs_l));
+    start_med.push_back(median(starts)), start_late.push_back(median(starts_l));
+    crowd_all.push_back(median(crowd)), crowd_late.push_back(median(crowd_l));
+  }
+  if (repeat.empty()) return {};
+  nlohmann::json j = {{"run_us_others", median(run_med)},   {"run_us_late", median(run_late)},
+                      {"start_us_others", median(start_med)}, {"start_us_late", median(start_late)},
+                      {"ctas_on_sm_others", median(crowd_all)}, {"ctas_on_sm_late", median(crowd_late)},
+                      {"late_sms_also_late_before", median(repeat)}};
+  std::cout << "last-ending tenth of CTAs against the others (median over launches): main loop "
+            << fixed(j["run_us_late"], 1) << " vs " << fixed(j["run_us_others"], 1)
+            << " us, started " << fixed(j["start_us_late"], 1) << " vs "
+            << fixed(j["start_us_others"], 1) << " us after the first, CTAs on their SM "
+            << fixed(j["ctas_on_sm_late"], 1) << " vs " << fixed(j["ctas_on_sm_others"], 1)
+            << "; their SMs were among the previous launch's late ones: "
+            << fixed(100 * j["late_sms_also_late_before"].get<double>(), 0) << "%\n";
+  return j;
+}
+
 // Summary of `launches` traced back-to-back launches of `ctas` CTAs each (GpuDecoder::set_trace):
 // per launch, microseconds from its first CTA's entry to each mark (over the CTAs that had work),
 // the split merge's length and the gap after the previous launch; the median of each over the
@@ -249,6 +315,7 @@ nlohmann::json summarize_trace(const std::vector<unsigned long long>& w, int lau
     out["median_us"][names[k]] = med;
   }
   tab.print();
+  out["late_ctas"] = late_ctas(w, launches, ctas);
   return out;
 }
 
