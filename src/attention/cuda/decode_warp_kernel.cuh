@@ -3,7 +3,7 @@
 // One CTA = (m tile of up to 16 rows, split, sequence x kv head). Rows r = t * group + i are the
 // q tokens x q heads of one kv head, so K and V of that head are read once for all of them.
 // S = Q K^T and O += P V on tensor cores (mma m16n8k16, fp32 accumulation; P is split into two
-// 16-bit terms so it keeps ~16 bits of precision). Each warp streams its 16-key steps through
+// 16-bit terms so it keeps ~16 bits of precision). Each warp streams its own 16-key steps through
 // its own ring of kStages slots, synchronized by __syncwarp only: no CTA barrier in the main loop,
 // so one warp's compute or a late copy never stalls the others, and kStages - 1 steps (8 KiB each
 // at dim 128) of every warp stay in flight while it computes. The block address of a step is
@@ -125,15 +125,6 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
     stride = Tr::kWarps;
     end = min(n_steps, (split + 1) * per * unit);
   }
-  // The CTA's steps are numbered by claims c = 0, 1, ...: step (c / kW) * stride + c % kW from
-  // the CTA's first (the static partition above, where warp w holds claims w, w + kW, ...).
-  // Each warp starts with its S + 1 static claims; after that a warp that finishes a step claims
-  // the CTA's next one (a shared-memory counter), so a warp slowed by its loads leaves its
-  // later steps to the others and the CTA's warps end together.
-  const int cta_first = first - warp;
-  auto step_of = [&](int c) { return cta_first + (c / Tr::kWarps) * stride + c % Tr::kWarps; };
-  __shared__ int next_claim;
-  if (threadIdx.x == 0) next_claim = (S + 1) * Tr::kWarps;
   int ids[S + 1];  // steps it .. it + S of this warp (end or more: none)
 #pragma unroll
   for (int k = 0; k <= S; ++k) ids[k] = first + k * stride;
@@ -221,8 +212,6 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
     }
   }
 
-  __syncthreads();  // next_claim is set
-
   float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};
   float acc[D / 8][4];
 #pragma unroll
@@ -230,9 +219,6 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
 
   for (int it = 0; ids[0] < end; ++it) {
     const int slot = it % S;
-    // This warp's next claim, asked now and read at the end of the step (its latency hides).
-    int claim = 0;
-    if (lane == 0) claim = atomicAdd(&next_claim, 1);
     // Step it + S - 1 goes into the slot of step it - 1 (done: __syncwarp below). Preloaded:
     // it is in flight already, and with no new group the wait below is still for step it.
     if (!preloaded) {
@@ -332,7 +318,7 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
     __syncwarp();  // every lane is done with this slot before it is refilled
 #pragma unroll
     for (int k = 0; k < S; ++k) ids[k] = ids[k + 1];
-    ids[S] = step_of(__shfl_sync(0xffffffffu, claim, 0));
+    ids[S] += stride;
   }
   cp_async_wait<0>();
   __syncthreads();
