@@ -110,7 +110,8 @@ void SplitPlanner::observe_step(std::size_t host_bytes, double seconds) {
       // holds by a clear margin; as often as at first when it changes or was a near tie (one
       // noisy step may have decided it, and a probe then costs little).
       const bool clear = other > 0 && std::abs(cost - other) >= kHoldMargin * std::min(cost, other);
-      a.probe_every = a.off == was_off && clear ? std::min(2 * a.probe_every, kProbeMax) : kProbeEvery;
+      a.probe_every =
+          a.off == was_off && clear ? std::min(2 * a.probe_every, kProbeMax) : kProbeEvery;
       a.next_probe = a.steps + a.probe_every;
     } else {
       mine = mine == 0 ? cost : 0.6 * mine + 0.4 * cost;

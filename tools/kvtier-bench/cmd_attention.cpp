@@ -200,7 +200,10 @@ nlohmann::json late_ctas(const std::vector<unsigned long long>& w, int launches,
   std::vector<int> prev_late_sms;
   for (int l = 0; l < launches; ++l) {
     const unsigned long long* t = w.data() + static_cast<std::size_t>(l) * ctas * W;
-    struct Cta { double start, end; int sm; };
+    struct Cta {
+      double start, end;
+      int sm;
+    };
     std::vector<Cta> v;
     std::map<int, int> per_sm;
     double t0 = 1e300;
@@ -240,10 +243,11 @@ nlohmann::json late_ctas(const std::vector<unsigned long long>& w, int launches,
     crowd_all.push_back(median(crowd)), crowd_late.push_back(median(crowd_l));
   }
   if (repeat.empty()) return {};
-  nlohmann::json j = {{"run_us_others", median(run_med)},   {"run_us_late", median(run_late)},
-                      {"start_us_others", median(start_med)}, {"start_us_late", median(start_late)},
-                      {"ctas_on_sm_others", median(crowd_all)}, {"ctas_on_sm_late", median(crowd_late)},
-                      {"late_sms_also_late_before", median(repeat)}};
+  nlohmann::json j = {
+      {"run_us_others", median(run_med)},           {"run_us_late", median(run_late)},
+      {"start_us_others", median(start_med)},       {"start_us_late", median(start_late)},
+      {"ctas_on_sm_others", median(crowd_all)},     {"ctas_on_sm_late", median(crowd_late)},
+      {"late_sms_also_late_before", median(repeat)}};
   std::cout << "last-ending tenth of CTAs against the others (median over launches): main loop "
             << fixed(j["run_us_late"], 1) << " vs " << fixed(j["run_us_others"], 1)
             << " us, started " << fixed(j["start_us_late"], 1) << " vs "

@@ -114,8 +114,8 @@ void report_cpu_share_gain(nlohmann::json& runs, std::size_t first) {
     if (&r == off) continue;
     const double gain = off_ms / r["step_ms"].get<double>();
     r["gain_vs_cpu_share_off"] = gain;
-    std::cout << "  cpu share " << r["cpu_share"].get<std::string>() << " vs off: " << fixed(gain, 2)
-              << "x" << std::endl;
+    std::cout << "  cpu share " << r["cpu_share"].get<std::string>()
+              << " vs off: " << fixed(gain, 2) << "x" << std::endl;
   }
 }
 

@@ -5,7 +5,8 @@
 //    device buffer, scatter (D2H) back, both at once, whole slots; GB/s, ratio; bytes verified.
 // 3. Sweeps: the copy kernel by SMs, the copy engines by streams. 4. Coexistence: a memory-bound
 //    kernel beside gathers (and scatters): its slowdown and the transfers' ratio to the ceiling;
-//    `single` runs the ceiling's own large copies beside it, the most the load leaves to any method.
+//    `single` runs the ceiling's own large copies beside it, the most the load leaves to any
+//    method.
 #include <algorithm>
 #include <array>
 #include <atomic>

@@ -161,8 +161,8 @@ TEST(SplitPlanner, SettlesOnNoCpuShareWhenItNeverPays) {
 TEST(SplitPlanner, ANearTieIsProbedAgainSoon) {
   const Rates prior{55 * kGB, 16 * kGB, 4000 * kGB, 0};  // seeds x near the fast machine's best
   const std::size_t bytes = std::size_t{32} << 20;
-  const Machine fast{[](double x) { return 0.6e-3 * (1 - x); }, [](double x) { return 2.05e-3 * x; },
-                     0.1e-3};
+  const Machine fast{[](double x) { return 0.6e-3 * (1 - x); },
+                     [](double x) { return 2.05e-3 * x; }, 0.1e-3};
   const Machine slow{[](double x) { return 0.6e-3 * (1 - x); }, [](double x) { return 4.0e-3 * x; },
                      0.25e-3};
   auto best_split = [](const Machine& m) {  // the fastest x > 0
