@@ -206,8 +206,9 @@ nlohmann::json late_ctas(const std::vector<unsigned long long>& w, int launches,
     };
     std::vector<Cta> v;
     std::map<int, int> per_sm;
-    double t0 = 1e300;
-    for (long long c = 0; c < ctas; ++c) t0 = std::min(t0, static_cast<double>(t[c * W + 1]));
+    double t0 = 1e300;  // the first wait's end (a CTA without work may return before its wait)
+    for (long long c = 0; c < ctas; ++c)
+      if (t[c * W + 7] != 2) t0 = std::min(t0, static_cast<double>(t[c * W + 1]));
     for (long long c = 0; c < ctas; ++c) {
       if (t[c * W + 7] == 2) continue;  // no work
       const int sm = static_cast<int>(t[c * W + 6]);
