@@ -54,7 +54,7 @@ case $mode in
   transfer)
     for bt in 16 64; do
       timeout 300 $B transfer --backend cuda --preset llama-3.1-8b --block-tokens $bt --host-budget 32GiB \
-        --batch-bytes 256MiB --coexist-methods batch,kernel@8,kernel@12 --loads copy,read \
+        --batch-bytes 256MiB --coexist-methods single,batch,kernel@8 --loads copy,read \
         --json "$out/transfer-bt$bt.json" 2>&1 | tail -n 40 | tee -a "$log" || status=1
     done ;;
   quick) run quick --context 32768 --gpu-budget 0.5,min --depth 0,1,2 --cpu-share off,auto --steps 8 ;;
