@@ -272,7 +272,8 @@ int run_disk(const DiskOptions& o) {
   // (header + slot), same queue depth and file size; the best of them is what the store is held
   // to. Round 1 writes fresh, preallocated files (first fill: the filesystem converts extents
   // and journals that); later rounds overwrite the same files (steady state of a tier in use).
-  // Raw and store passes alternate, so a noisy device treats both alike.
+  // Raw and store passes alternate (and which goes first alternates over the steady rounds), so
+  // a noisy device treats both alike.
   const std::uint64_t stride = disk_slot_stride(g);
   std::vector<std::uint64_t> request_sizes = {su.block};
   if (stride != su.block && su.budget >= 16 * stride) request_sizes.push_back(stride);
@@ -290,7 +291,8 @@ int run_disk(const DiskOptions& o) {
   // round's reads look 5x slower than later ones on the CPU backend (whose pinned memory is
   // plain pages).
   std::memset(rring.data(), 0, rring.bytes());
-  for (int round = 0; round < o.repeat; ++round) {
+  // One raw pass a request size (write, then read): the ceilings of the round.
+  const auto raw_passes = [&] {
     for (std::size_t i = 0; i < request_sizes.size(); ++i) {
       DiskCeilingOptions co;
       co.dir = dir;
@@ -307,6 +309,12 @@ int run_disk(const DiskOptions& o) {
       raw_bytes = c.bytes;
       direct = direct && c.direct_io;
     }
+  };
+  for (int round = 0; round < o.repeat; ++round) {
+    // Steady rounds alternate which goes first, raw or store, so that a device drifting within a
+    // round favours neither; the first fill runs raw first (both on fresh files).
+    const bool store_first = round % 2 == 0 && round > 0;
+    if (!store_first) raw_passes();
     for (const DiskEntry& e : store->entries()) store->remove(e.hash);  // all slots free again
     std::mt19937_64 rng(42 + round);
     for (std::size_t i = 0; i + 8 <= wring.bytes(); i += 8) {
@@ -328,6 +336,7 @@ int run_disk(const DiskOptions& o) {
     if (std::memcmp(wring.data(), rring.data(), ring_slots * g.slot_bytes()) != 0) {
       throw InternalError("kvtier-bench disk: layers read back differ from those written");
     }
+    if (store_first) raw_passes();
     std::cout << "round " << round + 1 << "/" << o.repeat << (round == 0 ? " (first fill)" : "")
               << ": store write " << gbps(store_w.back()) << ", read " << gbps(store_r.back())
               << ", layer reads " << gbps(store_l.back()) << std::endl;
