@@ -197,12 +197,15 @@ double median(std::vector<double> v);
 nlohmann::json late_ctas(const std::vector<unsigned long long>& w, int launches, long long ctas) {
   constexpr int W = GpuDecoder::kTraceWords;
   std::vector<double> run_med, run_late, start_med, start_late, crowd_all, crowd_late, repeat;
+  std::vector<double> entry_med, entry_late, id_repeat, partner_late, id_late;
   std::vector<int> prev_late_sms;
+  std::vector<long long> prev_late_ids;
   for (int l = 0; l < launches; ++l) {
     const unsigned long long* t = w.data() + static_cast<std::size_t>(l) * ctas * W;
     struct Cta {
-      double start, end;
+      double start, end, entry;
       int sm;
+      long long id;
     };
     std::vector<Cta> v;
     std::map<int, int> per_sm;
@@ -213,32 +216,59 @@ nlohmann::json late_ctas(const std::vector<unsigned long long>& w, int launches,
       if (t[c * W + 7] == 2) continue;  // no work
       const int sm = static_cast<int>(t[c * W + 6]);
       v.push_back({(static_cast<double>(t[c * W + 1]) - t0) * 1e-3,
-                   (static_cast<double>(t[c * W + 2]) - t0) * 1e-3, sm});
+                   (static_cast<double>(t[c * W + 2]) - t0) * 1e-3,
+                   (static_cast<double>(t[c * W + 0]) - t0) * 1e-3, sm, c});
       ++per_sm[sm];
     }
     if (v.size() < 10) return {};
     std::sort(v.begin(), v.end(), [](const Cta& a, const Cta& b) { return a.end < b.end; });
     const std::size_t n_late = std::max<std::size_t>(1, v.size() / 10);
-    std::vector<double> runs, starts, runs_l, starts_l, crowd, crowd_l;
+    std::vector<double> runs, starts, runs_l, starts_l, crowd, crowd_l, entries, entries_l, ids_l;
     std::vector<int> late_sms;
+    std::vector<long long> late_ids;
+    std::map<int, int> late_on_sm;
     for (std::size_t i = 0; i < v.size(); ++i) {
       const bool late = i + n_late >= v.size();
       (late ? runs_l : runs).push_back(v[i].end - v[i].start);
       (late ? starts_l : starts).push_back(v[i].start);
       (late ? crowd_l : crowd).push_back(per_sm[v[i].sm]);
-      if (late) late_sms.push_back(v[i].sm);
+      (late ? entries_l : entries).push_back(v[i].entry);
+      if (late) {
+        late_sms.push_back(v[i].sm);
+        late_ids.push_back(v[i].id);
+        ids_l.push_back(static_cast<double>(v[i].id) / static_cast<double>(ctas));
+        ++late_on_sm[v[i].sm];
+      }
+    }
+    // Late CTAs whose SM holds another CTA: how often that one is late too (chance: ~10%).
+    int shared = 0, both_late = 0;
+    for (std::size_t i = v.size() - n_late; i < v.size(); ++i) {
+      if (per_sm[v[i].sm] < 2) continue;
+      ++shared;
+      if (late_on_sm[v[i].sm] >= 2) ++both_late;
     }
     std::sort(late_sms.begin(), late_sms.end());
     late_sms.erase(std::unique(late_sms.begin(), late_sms.end()), late_sms.end());
+    std::sort(late_ids.begin(), late_ids.end());
     if (l == 0) {
       prev_late_sms = late_sms;
+      prev_late_ids = late_ids;
       continue;  // as in the summary: the first launch follows no launch of its own kind
     }
     std::vector<int> both;
     std::set_intersection(late_sms.begin(), late_sms.end(), prev_late_sms.begin(),
                           prev_late_sms.end(), std::back_inserter(both));
     repeat.push_back(static_cast<double>(both.size()) / static_cast<double>(late_sms.size()));
+    std::vector<long long> both_ids;
+    std::set_intersection(late_ids.begin(), late_ids.end(), prev_late_ids.begin(),
+                          prev_late_ids.end(), std::back_inserter(both_ids));
+    id_repeat.push_back(static_cast<double>(both_ids.size()) /
+                        static_cast<double>(late_ids.size()));
     prev_late_sms = late_sms;
+    prev_late_ids = late_ids;
+    entry_med.push_back(median(entries)), entry_late.push_back(median(entries_l));
+    id_late.push_back(median(ids_l));
+    if (shared > 0) partner_late.push_back(static_cast<double>(both_late) / shared);
     run_med.push_back(median(runs)), run_late.push_back(median(runs_l));
     start_med.push_back(median(starts)), start_late.push_back(median(starts_l));
     crowd_all.push_back(median(crowd)), crowd_late.push_back(median(crowd_l));
@@ -248,14 +278,24 @@ nlohmann::json late_ctas(const std::vector<unsigned long long>& w, int launches,
       {"run_us_others", median(run_med)},           {"run_us_late", median(run_late)},
       {"start_us_others", median(start_med)},       {"start_us_late", median(start_late)},
       {"ctas_on_sm_others", median(crowd_all)},     {"ctas_on_sm_late", median(crowd_late)},
-      {"late_sms_also_late_before", median(repeat)}};
+      {"late_sms_also_late_before", median(repeat)},
+      {"late_ctas_also_late_before", median(id_repeat)},
+      {"entry_us_others", median(entry_med)},       {"entry_us_late", median(entry_late)},
+      {"late_cta_index_fraction", median(id_late)},
+      {"late_partner_late", partner_late.empty() ? 0.0 : median(partner_late)}};
   std::cout << "last-ending tenth of CTAs against the others (median over launches): main loop "
             << fixed(j["run_us_late"], 1) << " vs " << fixed(j["run_us_others"], 1)
             << " us, started " << fixed(j["start_us_late"], 1) << " vs "
             << fixed(j["start_us_others"], 1) << " us after the first, CTAs on their SM "
             << fixed(j["ctas_on_sm_late"], 1) << " vs " << fixed(j["ctas_on_sm_others"], 1)
             << "; their SMs were among the previous launch's late ones: "
-            << fixed(100 * j["late_sms_also_late_before"].get<double>(), 0) << "%\n";
+            << fixed(100 * j["late_sms_also_late_before"].get<double>(), 0)
+            << "%, the same CTAs: " << fixed(100 * j["late_ctas_also_late_before"].get<double>(), 0)
+            << "%; entered " << fixed(j["entry_us_late"], 1) << " vs "
+            << fixed(j["entry_us_others"], 1) << " us; median index "
+            << fixed(j["late_cta_index_fraction"], 2)
+            << " of the grid; partner on the SM late too: "
+            << fixed(100 * j["late_partner_late"].get<double>(), 0) << "%\n";
   return j;
 }
 
