@@ -125,6 +125,85 @@ TEST(AttentionCuda, LongContexts) {
   check(gpu, {{131072}, 2, 16, 1, 64, 64, DType::kF16, true, 402});
 }
 
+// Work stealing, forced on small batches: the CTA slots the pairs leave free launch as thieves,
+// so nearly every pair is shared by its owner and up to 7 thieves, whose partial states merge
+// (thieves that find no chunk left leave empty slots). Every dtype, head dim, group, q tokens,
+// block size, and sequences from 0 to 9000 tokens (most longer than the owner's static chunks).
+TEST(AttentionCuda, WorkStealingMatchesReference) {
+  GpuHarness gpu;
+  gpu.set_stealing(GpuDecoder::Stealing::kForced);
+  std::uint64_t seed = 1000;
+  for (DType t : {DType::kBF16, DType::kF16}) {
+    for (int d : {64, 80, 96, 128, 256}) {
+      for (int g : {1, 4, 16}) {
+        const Case c{{0, 1, 16, 700, 2100, 9000}, 1, 2 * g, 2, d, (d + g) % 2 ? 64 : 16, t, true,
+                     seed++};
+        const Problem p = make_problem(c);
+        const GpuRun r = gpu.run(p);
+        ASSERT_TRUE(r.stealing) << c.name();
+        const Errors e = compare_with_reference(p, r.o.data(), r.lse.data(), 0);
+        EXPECT_EQ(e.bad_rows, 0) << c.name() << ": " << e.first_bad;
+        EXPECT_LE(e.o_rel, 2e-3) << c.name();
+        EXPECT_LE(e.lse_abs, 1e-3) << c.name();
+      }
+    }
+  }
+  for (int tq : {2, 8}) {  // rows past 16: two m tiles a kv head, causal ends per tile
+    check(gpu, {{5, 3000, 4100}, tq, 16, 2, 128, 24, DType::kBF16, true, seed++});
+    check(gpu, {{3000, 64}, tq, 8, 2, 64, 16, DType::kF16, false, seed++});
+  }
+}
+
+// Stealing launches back to back (each uses one of two sets of counters and zeroes the other for
+// the next) and after a launch with splits, with and without kv_ready; runs alternating batch
+// sizes (another pair count) and split launches; the automatic choice on a batch-32-like shape.
+TEST(AttentionCuda, WorkStealingBackToBack) {
+  GpuHarness gpu;
+  gpu.set_stealing(GpuDecoder::Stealing::kForced);
+  std::uint64_t seed = 1100;
+  const auto checked = [](const Problem& p, const GpuRun& r, const std::string& what) {
+    const Errors e = compare_with_reference(p, r.o.data(), r.lse.data(), 0);
+    EXPECT_EQ(e.bad_rows, 0) << what << ": " << e.first_bad;
+    EXPECT_LE(e.o_rel, 2e-3) << what;
+    EXPECT_LE(e.lse_abs, 1e-3) << what;
+  };
+  for (int first_splits : {1, 3}) {  // 1: the first launch steals too
+    for (bool kv_ready : {false, true}) {
+      const Case c{{4000, 900, 6000}, 1, 16, 4, 128, 16, DType::kBF16, true, seed++};
+      Case first = c;
+      first.seed = seed++;
+      const Problem p = make_problem(c);
+      const GpuRun r = gpu.run_after(make_problem(first), first_splits, p, 1, kv_ready);
+      EXPECT_TRUE(r.stealing);
+      checked(p, r, c.name() + " after " + std::to_string(first_splits) + " splits" +
+                        (kv_ready ? " kv_ready" : ""));
+    }
+  }
+  for (int k = 0; k < 6; ++k) {
+    const Case c = k % 2 ? Case{{2500, 7000, 33, 5000, 4096}, 1, 16, 4, 128, 16, DType::kBF16,
+                                true, seed++}
+                         : Case{{4000, 900}, 2, 8, 2, 64, 16, DType::kF16, true, seed++};
+    const Problem p = make_problem(c);
+    const GpuRun r = gpu.run(p, k == 4 ? 3 : 1);
+    EXPECT_EQ(r.stealing, k != 4);
+    checked(p, r, c.name() + " run " + std::to_string(k));
+  }
+  gpu.set_stealing(GpuDecoder::Stealing::kAuto);
+  const Problem big =
+      make_problem({std::vector<int>(40, 4096), 1, 32, 8, 128, 16, DType::kBF16, true, seed++});
+  for (int k = 0; k < 3; ++k) {
+    const GpuRun r = gpu.run(big);
+    EXPECT_TRUE(r.stealing);
+    EXPECT_EQ(r.splits, 1);
+    const Errors e = compare_with_reference(big, r.o.data(), r.lse.data(), 2);
+    EXPECT_EQ(e.bad_rows, 0) << e.first_bad;
+    EXPECT_LE(e.o_rel, 2e-3);
+    EXPECT_LE(e.lse_abs, 1e-3);
+  }
+  gpu.set_stealing(GpuDecoder::Stealing::kOff);
+  EXPECT_FALSE(gpu.run(big).stealing);
+}
+
 TEST(AttentionCuda, RefusesBadInputBeforeRunning) {
   GpuHarness gpu;
   Case c{{40}, 1, 8, 2, 64, 16, DType::kF32, true, 500};
