@@ -184,7 +184,6 @@ struct Timing {
   double attn_s = 0, ceiling_s = 0;
   double attn_wait_s = 0;  // GPU: the same calls without DecodeArgs::kv_ready
   int splits = 0, copies = 1;
-  bool stealing = false;  // GPU: the kernel stole work between CTAs
   std::string isa;
   nlohmann::json trace;  // GPU --trace: launch timeline summary
 };
@@ -451,7 +450,6 @@ Timing time_gpu(Backend& be, const HostData& d, const AttnOptions& opt, std::vec
   t.attn_wait_s = median(attn_wait);
   t.ceiling_s = median(ceil);
   t.splits = dec.last_splits();
-  t.stealing = dec.last_stealing();
   if (opt.trace > 0) {  // back-to-back launches, as in the timed loop, each with its timeline
     const long long ctas = dec.last_grid_ctas();
     const std::size_t per = static_cast<std::size_t>(ctas) * GpuDecoder::kTraceWords;
@@ -561,9 +559,8 @@ int run_attention(const AttnOptions& opt) {
   tab.add({std::to_string(opt.batch), std::to_string(opt.context), std::to_string(opt.q_tokens),
            format_size(d.kv_bytes), fixed(t.attn_s * 1e6, 1) + " us", fixed(gbs, 1),
            fixed(ceil_gbs, 1), fixed(ratio, 3),
-           backend->kind() == BackendKind::kCuda
-               ? std::to_string(t.splits) + (t.stealing ? " (stealing)" : "")
-               : t.isa + "/" + std::to_string(pool.size()),
+           backend->kind() == BackendKind::kCuda ? std::to_string(t.splits)
+                                                 : t.isa + "/" + std::to_string(pool.size()),
            opt.verify ? fixed(v.o_rel * 1e6, 2) + "e-6" : "-",
            opt.verify ? fixed(v.lse_abs * 1e6, 2) + "e-6" : "-"});
   tab.print();
@@ -592,16 +589,13 @@ int run_attention(const AttnOptions& opt) {
   doc["ratio_to_ceiling"] = ratio;
   if (backend->kind() == BackendKind::kCuda) {
     doc["splits"] = t.splits;
-    doc["stealing"] = t.stealing;
     doc["kv_ready"] = opt.kv_ready;
     doc["time_us_kv_wait"] = t.attn_wait_s * 1e6;
     doc["ratio_to_ceiling_kv_wait"] = t.ceiling_s / t.attn_wait_s;
     doc["kv_copies_rotated"] = t.copies;
     if (!t.trace.is_null()) doc["trace"] = t.trace;
     // A/B switches of the GPU kernel in effect (docs/attention.md), unset ones as "default".
-    for (const char* name : {"KVTIER_ATTN_GPU_PDL", "KVTIER_ATTN_GPU_INTERLEAVE", "KVTIER_ATTN_GPU_STEAL",
-                             "KVTIER_ATTN_GPU_THIEVES", "KVTIER_ATTN_GPU_STEAL_CHUNK",
-                             "KVTIER_ATTN_GPU_STEAL_MIN"}) {
+    for (const char* name : {"KVTIER_ATTN_GPU_PDL", "KVTIER_ATTN_GPU_INTERLEAVE"}) {
       const char* v = std::getenv(name);
       doc["gpu_switches"][name] = v ? v : "default";
     }

@@ -29,13 +29,6 @@ class GpuDecoder {
   int last_splits() const { return last_splits_; }
   // Forces the split count per sequence (0: automatic). Tests use it to cover split paths.
   void force_splits(int splits) { forced_splits_ = splits; }
-  // Work stealing between the CTAs of a launch with one CTA per (sequence, kv head, 16 rows):
-  // automatic (where some sequence is longer than what a CTA loads before it may claim chunks;
-  // KVTIER_ATTN_GPU_STEAL=0 turns it off), off, or forced on every such launch (tests).
-  enum class Stealing { kAuto, kOff, kForced };
-  void set_stealing(Stealing mode) { steal_mode_ = mode; }
-  // Whether the last run stole work.
-  bool last_stealing() const { return last_stealing_; }
 
   // Launch timeline, for `kvtier-bench attention --trace`. While a buffer is set (device memory,
   // `words` 64-bit words), every run writes kTraceWords words for each CTA c of its grid at
@@ -54,15 +47,10 @@ class GpuDecoder {
  private:
   Backend& backend_;
   Buffer workspace_;
-  std::size_t counter_bytes_ = 0;        // zeroed counters at the start of the workspace:
-  std::size_t split_counter_bytes_ = 0;  // the split counters, then two sets of steal counters
-  std::size_t steal_capacity_ = 0;       // pairs a set of steal counters holds
-  int steal_set_ = 0;                    // the set the next stealing launch uses
+  std::size_t counter_bytes_ = 0;  // zeroed counters at the start of the workspace
   int sms_ = 0;
   int last_splits_ = 0;
   int forced_splits_ = 0;
-  Stealing steal_mode_ = Stealing::kAuto;
-  bool last_stealing_ = false;
   long long last_grid_ctas_ = 0;
   unsigned long long* trace_ = nullptr;
   std::size_t trace_words_ = 0;

@@ -14,10 +14,8 @@ namespace {
 constexpr int kMaxSplits = 256;
 
 struct Launch {
-  int tile = 0, occupancy = 0, warps = 0, stages = 0;
-  // The kernel with the static partition, and with work stealing (DecodeParams::steal).
+  int tile = 0, occupancy = 0;
   void (*run)(const cuda::DecodeParams&, dim3, cudaStream_t, bool pdl) = nullptr;
-  void (*run_steal)(const cuda::DecodeParams&, dim3, cudaStream_t, bool pdl) = nullptr;
 };
 
 // Programmatic dependent launch (sm_90 and newer; KVTIER_ATTN_GPU_PDL=0 turns it off): the
@@ -57,22 +55,13 @@ int occupancy(Kernel kernel, int threads, int smem_bytes) {
 template <int D, class T, int kW = (D <= 128 ? 4 : 2), int kBudgetKiB = 96, bool kL2 = false>
 Launch launch_warp(bool round_plan = false) {
   using Tr = cuda::WarpTraits<D, kW, kBudgetKiB>;
-  static const int occ = std::min(
-      occupancy(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2, false>, Tr::kThreads,
-                Tr::kSmemBytes),
-      occupancy(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2, true>, Tr::kThreads,
-                Tr::kSmemBytes));
+  static const int occ =
+      occupancy(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>, Tr::kThreads, Tr::kSmemBytes);
   Launch l;
   l.tile = round_plan ? 16 * kW : 16;
   l.occupancy = occ;
-  l.warps = Tr::kWarps;
-  l.stages = Tr::kStages;
   l.run = [](const cuda::DecodeParams& p, dim3 grid, cudaStream_t s, bool pdl) {
-    launch_kernel(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2, false>, grid, Tr::kThreads,
-                  Tr::kSmemBytes, s, pdl, p);
-  };
-  l.run_steal = [](const cuda::DecodeParams& p, dim3 grid, cudaStream_t s, bool pdl) {
-    launch_kernel(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2, true>, grid, Tr::kThreads,
+    launch_kernel(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>, grid, Tr::kThreads,
                   Tr::kSmemBytes, s, pdl, p);
   };
   return l;
@@ -92,28 +81,6 @@ bool use_pdl() {
     return major >= 9 && env_or("KVTIER_ATTN_GPU_PDL", "1") != "0";
   }();
   return pdl;
-}
-
-// Work stealing (decode_steal.cuh) where the plan has one CTA a pair, unless
-// KVTIER_ATTN_GPU_STEAL=0; KVTIER_ATTN_GPU_THIEVES=0 launches no thieves beyond the pairs, and
-// KVTIER_ATTN_GPU_STEAL_CHUNK sets the steps a chunk (default 4), KVTIER_ATTN_GPU_STEAL_MIN the
-// chunks a pair must have left for a thief (default: the warps of a CTA). For A/B measurements.
-bool steal_enabled() {
-  static const bool on = env_or("KVTIER_ATTN_GPU_STEAL", "1") != "0";
-  return on;
-}
-bool steal_thieves() {
-  static const bool on = env_or("KVTIER_ATTN_GPU_THIEVES", "1") != "0";
-  return on;
-}
-int steal_min_chunks(int warps) {
-  static const int n = std::atoi(env_or("KVTIER_ATTN_GPU_STEAL_MIN", "0").c_str());
-  return n > 0 ? n : warps;  // default: a chunk for each warp of the thief
-}
-int steal_chunk_steps() {
-  static const int n = std::clamp(std::atoi(env_or("KVTIER_ATTN_GPU_STEAL_CHUNK", "4").c_str()),
-                                  1, 64);
-  return n;
 }
 
 template <int D, class T>
@@ -176,47 +143,28 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   }
   last_splits_ = max_splits;
 
-  // Stealing: one CTA a pair, and a pair longer than its owner's static chunks.
-  const int pairs = s.batch * s.kv_heads * m_tiles;
-  const int chunk = steal_chunk_steps();
-  const int static_chunks = (l.stages + 2 + chunk - 1) / chunk;  // the steps loaded before the wait
-  const bool steal = steal_mode_ != Stealing::kOff && max_splits == 1 &&
-                     (steal_mode_ == Stealing::kForced ||
-                      (steal_enabled() && forced_splits_ == 0 &&
-                       std::any_of(lens.begin(), lens.end(), [&](int len) {
-                         return (len + 15) / 16 > static_chunks * chunk * l.warps;
-                       })));
-  last_stealing_ = steal;
-  const int parts = steal ? cuda::kStealParts : max_splits;
-
   const std::size_t rows_total = s.rows();
-  if (parts > 1) {
-    // Workspace: split counters, two sets of steal counters, then the partial states (lse, o).
-    const std::size_t split_need =
-        (static_cast<std::size_t>(s.batch) * s.kv_heads * m_tiles * sizeof(unsigned) + 255) / 256 *
-        256;
-    const std::size_t steal_need = steal ? static_cast<std::size_t>(pairs) : 0;
-    const std::size_t lse_bytes = (static_cast<std::size_t>(parts) * rows_total * 4 + 255) /
+  if (max_splits > 1) {
+    const std::size_t counters =
+        static_cast<std::size_t>(s.batch) * s.kv_heads * m_tiles * sizeof(unsigned);
+    const std::size_t counter_bytes = (counters + 255) / 256 * 256;
+    const std::size_t lse_bytes = (static_cast<std::size_t>(max_splits) * rows_total * 4 + 255) /
                                   256 * 256;  // part_o 16-byte aligned (staged merge)
     const std::size_t part_bytes =
-        lse_bytes + static_cast<std::size_t>(parts) * rows_total * s.head_dim * 4;
-    if (split_need > split_counter_bytes_ || steal_need > steal_capacity_ ||
-        counter_bytes_ + part_bytes > workspace_.bytes()) {
-      const std::size_t old_parts =
-          workspace_.bytes() > counter_bytes_ ? workspace_.bytes() - counter_bytes_ : 0;
-      split_counter_bytes_ = std::max(split_need, split_counter_bytes_);
-      steal_capacity_ = std::max(steal_need, steal_capacity_);
-      counter_bytes_ =
-          split_counter_bytes_ + 2 * steal_capacity_ * cuda::kStealWords * sizeof(unsigned);
+        lse_bytes + static_cast<std::size_t>(max_splits) * rows_total * s.head_dim * 4;
+    if (counter_bytes > counter_bytes_ || counter_bytes_ + part_bytes > workspace_.bytes()) {
+      const std::size_t keep_counters = std::max(counter_bytes, counter_bytes_);
+      const std::size_t want =
+          keep_counters + std::max(part_bytes, workspace_.bytes() > counter_bytes_
+                                                   ? workspace_.bytes() - counter_bytes_
+                                                   : std::size_t{0});
       stream.synchronize();  // the old workspace may be in use
-      workspace_ = backend_.allocate(MemoryKind::kDevice,
-                                     counter_bytes_ + std::max(part_bytes, old_parts));
+      workspace_ = backend_.allocate(MemoryKind::kDevice, want);
+      counter_bytes_ = keep_counters;
       backend_.fill_async(workspace_.data(), 0, counter_bytes_, stream);
-      steal_set_ = 0;
     }
     auto* base = static_cast<unsigned char*>(workspace_.data());
     p.counters = reinterpret_cast<unsigned*>(base);
-    p.steal_words = reinterpret_cast<unsigned*>(base + split_counter_bytes_);
     p.part_lse = reinterpret_cast<float*>(base + counter_bytes_);
     p.part_o = reinterpret_cast<float*>(base + counter_bytes_ + lse_bytes);
   }
@@ -237,23 +185,7 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   p.rows_total = static_cast<int>(rows_total);
   p.scale_log2 = s.scale * detail::kLog2e;
   p.causal = s.causal ? 1 : 0;
-  dim3 grid(m_tiles * s.kv_heads, max_splits, s.batch);
-  p.trace = trace_;
-  static const int interleave = env_or("KVTIER_ATTN_GPU_INTERLEAVE", "1") == "0" ? 0 : 1;
-  p.interleave = interleave;
-  p.kv_ready = a.kv_ready ? 1 : 0;
-  p.batch = s.batch;
-  if (steal) {
-    p.steal = 1;
-    p.steal_chunk = chunk;
-    p.steal_static = static_chunks;
-    p.steal_min = steal_min_chunks(l.warps);
-    p.steal_set = steal_set_;
-    p.steal_capacity = static_cast<int>(steal_capacity_);
-    // Thieves from the start on the CTA slots the pairs leave free, in whole grid rows.
-    const long long free_slots = slots - pairs;
-    if (steal_thieves() && free_slots >= grid.x) grid.z += static_cast<unsigned>(free_slots / grid.x);
-  }
+  const dim3 grid(m_tiles * s.kv_heads, max_splits, s.batch);
   last_grid_ctas_ = static_cast<long long>(grid.x) * grid.y * grid.z;
   static_assert(cuda::kTraceWords == GpuDecoder::kTraceWords);
   if (trace_ && static_cast<std::size_t>(last_grid_ctas_) * kTraceWords > trace_words_) {
@@ -261,9 +193,11 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
                           " words; this grid needs " +
                           std::to_string(last_grid_ctas_ * kTraceWords));
   }
-  (steal ? l.run_steal : l.run)(p, grid, static_cast<cudaStream_t>(stream.native_handle()),
-                                use_pdl());
-  if (steal) steal_set_ ^= 1;  // the launch zeroes the other set for the next one
+  p.trace = trace_;
+  static const int interleave = env_or("KVTIER_ATTN_GPU_INTERLEAVE", "1") == "0" ? 0 : 1;
+  p.interleave = interleave;
+  p.kv_ready = a.kv_ready ? 1 : 0;
+  l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()), use_pdl());
 }
 
 }  // namespace kvtier::attention

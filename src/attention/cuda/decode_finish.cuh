@@ -152,13 +152,12 @@ __device__ __forceinline__ void merge_splits_staged(const DecodeParams& p, unsig
 
 // Call after every warp's copies are waited for and a __syncthreads (smem is reused).
 // m_run, l_run: this thread's rows g and g + 8 (base-2 max, sum over its quad not yet reduced);
-// acc: its mma C fragments of O [16][D]. Merges the warps through shared memory and writes the
-// CTA's state of its rows to the output (`direct`) or to partial slot `part` of the workspace.
-template <int D, int kWarps>
-__device__ __forceinline__ void write_cta_state(const DecodeParams& p, unsigned char* smem,
-                                                const float (&m_run)[2], float (&l_run)[2],
-                                                const float (&acc)[D / 8][4], int b, int h,
-                                                int m_tile, bool direct, int part) {
+// acc: its mma C fragments of O [16][D].
+template <int D, int kWarps, int kSmemBytes>
+__device__ __forceinline__ void finish_cta(const DecodeParams& p, unsigned char* smem,
+                                           const float (&m_run)[2], float (&l_run)[2],
+                                           const float (&acc)[D / 8][4], int b, int h, int m_tile,
+                                           int split, int splits) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
 
   // Merge the warps through shared memory: per warp m, l [16] and O [16][D].
@@ -186,6 +185,7 @@ __device__ __forceinline__ void write_cta_state(const DecodeParams& p, unsigned 
   }
   __syncthreads();
 
+  const bool direct = splits == 1;
   const int rows_here = min(16, p.rows - m_tile * 16);
   for (int rr = warp; rr < rows_here; rr += kWarps) {
     float m_all = -INFINITY;
@@ -202,7 +202,7 @@ __device__ __forceinline__ void write_cta_state(const DecodeParams& p, unsigned 
     const long long grow =
         (static_cast<long long>(b) * p.q_tokens + t) * p.q_heads + h * p.group + i;
     float* out = direct ? p.o + grow * D
-                        : p.part_o + (part * static_cast<long long>(p.rows_total) + grow) * D;
+                        : p.part_o + (split * static_cast<long long>(p.rows_total) + grow) * D;
     for (int col = lane; col < D; col += 32) {
       float v = 0.f;
 #pragma unroll
@@ -214,18 +214,17 @@ __device__ __forceinline__ void write_cta_state(const DecodeParams& p, unsigned 
       if (direct)
         p.lse[grow] = lse;
       else
-        p.part_lse[part * static_cast<long long>(p.rows_total) + grow] = lse;
+        p.part_lse[split * static_cast<long long>(p.rows_total) + grow] = lse;
     }
   }
-}
+  if (direct) {
+    trace_marks(p, kTraceWritten, kTraceDone);
+    return;
+  }
 
-// After write_cta_state of split `split` of `splits` (> 1): the last split of this (sequence,
-// head, m tile) to finish merges all of them. Thread 0 counts the split done with a release (the
-// CTA's partial writes, ordered before it by the barrier, are visible before the count) and
-// acquire (the last CTA then reads every split's partials).
-template <int D, int kWarps, int kSmemBytes>
-__device__ __forceinline__ void count_split_and_merge(const DecodeParams& p, unsigned char* smem,
-                                                      int b, int h, int m_tile, int splits) {
+  // The last split of this (sequence, head, m tile) to finish merges all of them: thread 0 counts
+  // the split done with a release (the CTA's partial writes, ordered before it by the barrier, are
+  // visible before the count) and acquire (the last CTA then reads every split's partials).
   __shared__ unsigned last;
   __syncthreads();
   trace_marks(p, kTraceWritten, kTraceWritten);
@@ -242,52 +241,8 @@ __device__ __forceinline__ void count_split_and_merge(const DecodeParams& p, uns
     return;
   }
   trace_marks(p, kTraceCounted, kTraceCounted);
-  merge_splits_staged<D, kWarps, kSmemBytes>(p, smem, b, h, m_tile, min(16, p.rows - m_tile * 16),
-                                             splits);
+  merge_splits_staged<D, kWarps, kSmemBytes>(p, smem, b, h, m_tile, rows_here, splits);
   if (p.trace != nullptr) __syncthreads();  // uniform: the launch is traced or not
-  trace_marks(p, kTraceDone, kTraceDone, 1);
-}
-
-// Work stealing (decode_steal.cuh), after write_cta_state into slot `slot` of pair `pair`, whose
-// `n_chunks` chunks this CTA computed `chunks` of: thread 0 records the slot's chunk count and adds
-// it to the pair's done count (release and acquire as above); the CTA that completes the pair
-// merges its slots, those whose thief found no chunk left (count 0) as empty parts. Nothing else
-// writes a pair's slots or counts once it is complete.
-template <int D, int kWarps, int kSmemBytes>
-__device__ __forceinline__ void count_stolen_and_merge(const DecodeParams& p, unsigned char* smem,
-                                                       unsigned* words, int b, int h, int m_tile,
-                                                       int slot, int chunks, int n_chunks) {
-  __shared__ int parts;
-  __shared__ unsigned empty;  // bit s: slot s holds no partial
-  __syncthreads();
-  trace_marks(p, kTraceWritten, kTraceWritten);
-  if (threadIdx.x == 0) {
-    words[kStealSlotChunks + slot] = static_cast<unsigned>(chunks);
-    const unsigned done = atomic_add_acq_rel(words + kStealDone, static_cast<unsigned>(chunks));
-    parts = 0;
-    if (done + chunks == static_cast<unsigned>(n_chunks)) {
-      parts = min(static_cast<int>(__ldcg(words + kStealThieves)) + 1, kStealParts);
-      empty = 0u;
-      for (int s = 0; s < parts; ++s)
-        if (__ldcg(words + kStealSlotChunks + s) == 0u) empty |= 1u << s;
-    }
-  }
-  __syncthreads();
-  if (parts == 0) {
-    trace_marks(p, kTraceCounted, kTraceDone);
-    return;
-  }
-  trace_marks(p, kTraceCounted, kTraceCounted);
-  const int rows_here = min(16, p.rows - m_tile * 16);
-  for (int i = threadIdx.x; i < parts * rows_here; i += kWarps * 32) {
-    const int s = i / rows_here, r = m_tile * 16 + i % rows_here, t = r / p.group;
-    const long long grow =
-        (static_cast<long long>(b) * p.q_tokens + t) * p.q_heads + h * p.group + r % p.group;
-    if (empty >> s & 1u) p.part_lse[s * static_cast<long long>(p.rows_total) + grow] = -INFINITY;
-  }
-  __syncthreads();
-  merge_splits_staged<D, kWarps, kSmemBytes>(p, smem, b, h, m_tile, rows_here, parts);
-  if (p.trace != nullptr) __syncthreads();
   trace_marks(p, kTraceDone, kTraceDone, 1);
 }
 

@@ -30,32 +30,12 @@ struct DecodeParams {
   int plan_keys;   // keys a planning unit (16: one step of a warp)
   int interleave;  // 1: the warps of all splits of a head interleave over its steps
   int kv_ready;    // 1: K/V and tables may be read before the grid dependency wait (DecodeArgs)
-  // Work stealing (one CTA a pair of sequence x head x m tile, no splits): the CTAs of grid rows
-  // z < batch own pair blockIdx.x + gridDim.x * z; rows past the batch are thieves from the start.
-  // Each warp takes chunks of `steal_chunk` 16-key steps: its owner's first kStaticChunks chunks a
-  // warp statically, the rest from the pair's claim counter, shared with any CTA that has run out
-  // of work of its own (docs/attention.md, "Work stealing").
-  int steal;
-  int batch;
-  int steal_chunk;           // steps a chunk
-  int steal_static;          // chunks a warp of the owner takes before claiming
-  int steal_min;             // chunks a pair must have left for a thief to join it
-  unsigned* steal_words;     // two sets of [steal_capacity][kStealWords]
-  int steal_set;             // the set this launch uses; it zeroes the other one
-  int steal_capacity;        // pairs a set holds (>= pairs)
   // Timeline of the launch (GpuDecoder::set_trace), or null: thread 0 of CTA c writes
   // trace[c * kTraceWords + k], the %globaltimer (ns) at mark k, then its SM id and 1 where it
   // merged the splits, 2 where it had no work. The entry mark is written before the grid
   // dependency wait: the buffer must not be one the previous grid touches.
   unsigned long long* trace;
 };
-
-// Words a pair has in a set of steal counters: chunks claimed (past the static ones), chunks
-// done, thieves that took a partial slot, then the chunks each slot's contributor computed (slot 0:
-// the owner) — 0 for a slot whose thief found no chunk left.
-constexpr int kStealParts = 8;  // partial states a pair at most: the owner and 7 thieves
-enum StealWord { kStealClaimed, kStealDone, kStealThieves, kStealSlotChunks, kStealWords = 16 };
-static_assert(kStealSlotChunks + kStealParts <= kStealWords);
 
 // Trace marks: entry, after the grid dependency wait, main loop done, partial state written,
 // split counted, done (after the split merge where this CTA did it); then SM id, merged (0/1/2).

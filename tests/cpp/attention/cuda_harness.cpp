@@ -64,7 +64,6 @@ DecodeArgs args_of(const Problem& x, const DeviceProblem& d, Buffer& o, Buffer& 
 GpuRun GpuHarness::results(const DecodeShape& s, const Buffer& o, const Buffer& lse) {
   GpuRun r;
   r.splits = decoder_->last_splits();
-  r.stealing = decoder_->last_stealing();
   r.o.resize(s.q_elems());
   r.lse.resize(s.rows());
   download(r.o.data(), o.data(), o.bytes());

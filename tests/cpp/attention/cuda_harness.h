@@ -14,7 +14,6 @@ namespace kvtier::attention::test {
 struct GpuRun {
   std::vector<float> o, lse;
   int splits = 0;
-  bool stealing = false;  // the (last) launch stole work between CTAs
 };
 
 class GpuHarness {
@@ -34,8 +33,6 @@ class GpuHarness {
   // merge_gpu of one part holding q's values, into a poisoned buffer): q must be read only once
   // that kernel is done, K/V and tables may be read earlier.
   GpuRun run_q_from_kernel(const Problem& p);
-  // Work stealing of every following run (GpuDecoder::set_stealing).
-  void set_stealing(GpuDecoder::Stealing mode) { decoder_->set_stealing(mode); }
   // Device copy of host floats.
   Buffer upload(const void* data, std::size_t bytes);
   void download(void* dst, const void* src, std::size_t bytes);
