@@ -197,8 +197,6 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   static const int interleave = env_or("KVTIER_ATTN_GPU_INTERLEAVE", "1") == "0" ? 0 : 1;
   p.interleave = interleave;
   p.kv_ready = a.kv_ready ? 1 : 0;
-  static const int l2_steps = std::atoi(env_or("KVTIER_ATTN_GPU_L2_STEPS", "2").c_str());
-  p.l2_steps = l2_steps;
   l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()), use_pdl());
 }
 

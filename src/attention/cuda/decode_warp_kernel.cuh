@@ -179,7 +179,9 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
     preloaded = true;
     // The next kL2Steps steps into L2: the refills right after the wait hit it. Measured on an
     // H200 (docs/attention-notes.md, session 6): 2 best; from 3 on they slow the previous grid.
-    for (int k = 0; k < p.l2_steps; ++k) {
+    constexpr int kL2Steps = 2;
+#pragma unroll
+    for (int k = 0; k < kL2Steps; ++k) {
       const int id = first + (S + k) * stride;
       if (id >= end) break;
       const char *plo = nullptr, *phi = nullptr;
