@@ -595,7 +595,7 @@ int run_attention(const AttnOptions& opt) {
     doc["kv_copies_rotated"] = t.copies;
     if (!t.trace.is_null()) doc["trace"] = t.trace;
     // A/B switches of the GPU kernel in effect (docs/attention.md), unset ones as "default".
-    for (const char* name : {"KVTIER_ATTN_GPU_PDL", "KVTIER_ATTN_GPU_INTERLEAVE", "KVTIER_ATTN_GPU_BULK_PF"}) {
+    for (const char* name : {"KVTIER_ATTN_GPU_PDL", "KVTIER_ATTN_GPU_INTERLEAVE"}) {
       const char* v = std::getenv(name);
       doc["gpu_switches"][name] = v ? v : "default";
     }

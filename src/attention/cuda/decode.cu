@@ -197,8 +197,6 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   static const int interleave = env_or("KVTIER_ATTN_GPU_INTERLEAVE", "1") == "0" ? 0 : 1;
   p.interleave = interleave;
   p.kv_ready = a.kv_ready ? 1 : 0;
-  static const int bulk_pf = std::atoi(env_or("KVTIER_ATTN_GPU_BULK_PF", "0").c_str());
-  p.bulk_pf = bulk_pf;
   l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()), use_pdl());
 }
 

@@ -217,21 +217,8 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
 #pragma unroll
   for (int n = 0; n < D / 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
 
-  // Bulk L2 prefetch (p.bulk_pf steps ahead, sm_90): the whole layer slice of a block (every kv
-  // head's K and V, contiguous) as one request, by the one warp in the grid whose step holds the
-  // block's first key in the CTAs of head (block % kv_heads); the block address is loaded one
-  // iteration before the prefetch is issued.
-  const char* pf_next = nullptr;
-  const unsigned pf_bytes = static_cast<unsigned>(2 * p.kv_heads * p.head_bytes);
   for (int it = 0; ids[0] < end; ++it) {
     const int slot = it % S;
-    if (p.bulk_pf > 0 && lane == 0) {
-      if (pf_next != nullptr) bulk_prefetch_l2(pf_next, pf_bytes);
-      pf_next = nullptr;
-      const int pid = ids[0] + p.bulk_pf * stride, tok = pid * 16;
-      if (pid < end && tok % p.block_tokens < 16 && (tok / p.block_tokens) % p.kv_heads == h)
-        pf_next = static_cast<const char*>(blocks[tok / p.block_tokens]);
-    }
     // Step it + S - 1 goes into the slot of step it - 1 (done: __syncwarp below). Preloaded:
     // it is in flight already, and with no new group the wait below is still for step it.
     if (!preloaded) {

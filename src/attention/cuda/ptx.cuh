@@ -29,13 +29,6 @@ __device__ __forceinline__ void cp_async16(std::uint32_t dst, const void* src, i
 __device__ __forceinline__ void prefetch_l2(const void* p) {
   asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p));
 }
-// Asks L2 to fetch `bytes` (a multiple of 16) from `p` (16-byte aligned) as one bulk request
-// (sm_90; nothing elsewhere).
-__device__ __forceinline__ void bulk_prefetch_l2(const void* p, unsigned bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
-#endif
-}
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
