@@ -84,7 +84,14 @@ SlotIndex gpu_slots_for(const std::string& spec, SlotIndex needed, SlotIndex pro
   if (slots == 0) {
     throw InvalidArgument("--gpu-budget " + spec + " is smaller than one block (" + format_size(g.slot_bytes()) + ")");
   }
-  return static_cast<SlotIndex>(std::min<std::uint64_t>(slots, needed));
+  const auto gs = static_cast<SlotIndex>(std::min<std::uint64_t>(slots, needed));
+  if (gs < protect) {  // as the run would find, but before any work
+    throw InvalidArgument("--gpu-budget " + spec + " holds " + std::to_string(gs) +
+                          " blocks, below sink + window for the batch (" + std::to_string(protect) +
+                          " blocks, " + format_size(static_cast<std::uint64_t>(protect) * g.slot_bytes()) +
+                          "; --sink and --window are per sequence)");
+  }
+  return gs;
 }
 
 double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b, int dim) {
