@@ -274,15 +274,18 @@ nlohmann::json late_ctas(const std::vector<unsigned long long>& w, int launches,
     crowd_all.push_back(median(crowd)), crowd_late.push_back(median(crowd_l));
   }
   if (repeat.empty()) return {};
-  nlohmann::json j = {
-      {"run_us_others", median(run_med)},           {"run_us_late", median(run_late)},
-      {"start_us_others", median(start_med)},       {"start_us_late", median(start_late)},
-      {"ctas_on_sm_others", median(crowd_all)},     {"ctas_on_sm_late", median(crowd_late)},
-      {"late_sms_also_late_before", median(repeat)},
-      {"late_ctas_also_late_before", median(id_repeat)},
-      {"entry_us_others", median(entry_med)},       {"entry_us_late", median(entry_late)},
-      {"late_cta_index_fraction", median(id_late)},
-      {"late_partner_late", partner_late.empty() ? 0.0 : median(partner_late)}};
+  nlohmann::json j = {{"run_us_others", median(run_med)},
+                      {"run_us_late", median(run_late)},
+                      {"start_us_others", median(start_med)},
+                      {"start_us_late", median(start_late)},
+                      {"ctas_on_sm_others", median(crowd_all)},
+                      {"ctas_on_sm_late", median(crowd_late)},
+                      {"late_sms_also_late_before", median(repeat)},
+                      {"late_ctas_also_late_before", median(id_repeat)},
+                      {"entry_us_others", median(entry_med)},
+                      {"entry_us_late", median(entry_late)},
+                      {"late_cta_index_fraction", median(id_late)},
+                      {"late_partner_late", partner_late.empty() ? 0.0 : median(partner_late)}};
   std::cout << "last-ending tenth of CTAs against the others (median over launches): main loop "
             << fixed(j["run_us_late"], 1) << " vs " << fixed(j["run_us_others"], 1)
             << " us, started " << fixed(j["start_us_late"], 1) << " vs "

@@ -88,7 +88,8 @@ SlotIndex gpu_slots_for(const std::string& spec, SlotIndex needed, SlotIndex pro
   if (gs < protect) {  // as the run would find, but before any work
     throw InvalidArgument("--gpu-budget " + spec + " holds " + std::to_string(gs) +
                           " blocks, below sink + window for the batch (" + std::to_string(protect) +
-                          " blocks, " + format_size(static_cast<std::uint64_t>(protect) * g.slot_bytes()) +
+                          " blocks, " +
+                          format_size(static_cast<std::uint64_t>(protect) * g.slot_bytes()) +
                           "; --sink and --window are per sequence)");
   }
   return gs;
