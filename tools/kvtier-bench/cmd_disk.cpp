@@ -208,6 +208,22 @@ std::vector<double> paired(const std::vector<double>& store,
   }
   return r;
 }
+// Throughput of rounds [from, end) taken together: their bytes over their summed time (every pass
+// of a kind moves the same bytes, so the harmonic mean of the per-round figures).
+double aggregate(const std::vector<double>& v, std::size_t from) {
+  double inv = 0;
+  for (std::size_t i = from; i < v.size(); ++i) inv += 1 / v[i];
+  return static_cast<double>(v.size() - from) / inv;
+}
+// The store's aggregate over the steady rounds against the raw aggregate of the request size that
+// did best in them: one pass of each a round, interleaved, so a device that swings between rounds
+// weighs on both alike and neither side gets more draws. The figure the 0.90 bar is judged by.
+double aggregate_ratio(const std::vector<double>& store, const std::vector<std::vector<double>>& raw,
+                       std::size_t from) {
+  double ceiling = 0;
+  for (const auto& v : raw) ceiling = std::max(ceiling, aggregate(v, from));
+  return aggregate(store, from) / ceiling;
+}
 std::string spread(const std::vector<double>& v) {
   const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
   return fixed(*lo / 1e9, 3) + " - " + fixed(*hi / 1e9, 3);
@@ -403,6 +419,12 @@ int run_disk(const DiskOptions& o) {
   std::cout << "\nratio to the same round's best raw pass, median (range) of the "
             << (from == 1 ? "steady rounds" : "rounds") << ": write " << paired_text(pw) << ", read "
             << paired_text(pr) << ", layer reads " << paired_text(pl) << "\n";
+  const double aw = aggregate_ratio(store_w, raw_w, from), ar = aggregate_ratio(store_r, raw_r, from),
+               al = aggregate_ratio(store_l, raw_r, from);
+  std::cout << "ratio of the " << (from == 1 ? "steady rounds" : "rounds")
+            << " taken together (bytes over summed time; raw: its best request size): write "
+            << fixed(aw, 3) << ", read " << fixed(ar, 3) << ", layer reads " << fixed(al, 3)
+            << "\n";
 
   nlohmann::json doc = result_header("disk", *backend);
   doc["geometry"] = {
@@ -431,6 +453,7 @@ int run_disk(const DiskOptions& o) {
       {"steady",
        {{"write_ratio", steady(store_w) / ceil_w}, {"read_ratio", steady(store_r) / ceil_r}}},
       {"paired_ratios", {{"write", pw}, {"read", pr}, {"layer_reads", pl}}},
+      {"aggregate_ratios", {{"write", aw}, {"read", ar}, {"layer_reads", al}}},
       {"layer_reads",
        {{"layers", su.read_layers},
         {"request_bytes", layer_request},
