@@ -150,6 +150,76 @@ __device__ __forceinline__ void merge_splits_staged(const DecodeParams& p, unsig
   }
 }
 
+// The end of a warp that worked alone on head h (one warp a head): its rows' state goes to the
+// output (one split) or to the split workspace, and the last warp of the (sequence, head, m tile)
+// to count its split merges every split of those rows, a row at a time (merge_row_warp).
+// Call after the warp's copies are waited for. m_run, l_run, acc: as for finish_cta.
+template <int D>
+struct SplitParts {  // the split partials of one row, read through L2 (other SMs wrote them)
+  const DecodeParams* p;
+  long long row;
+  __device__ float lse(int i) const {
+    return __ldcg(p->part_lse + i * static_cast<long long>(p->rows_total) + row);
+  }
+  __device__ float o(int i, int col) const {
+    return __ldcg(p->part_o + (i * static_cast<long long>(p->rows_total) + row) * D + col);
+  }
+};
+
+template <int D>
+__device__ __forceinline__ void finish_warp(const DecodeParams& p, const float (&m_run)[2],
+                                            float (&l_run)[2], const float (&acc)[D / 8][4], int b,
+                                            int h, int m_tile, int split, int splits) {
+  const int lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
+  const int rows_here = min(16, p.rows - m_tile * 16);
+  const bool direct = splits == 1;
+  auto global_row = [&](int rr) {
+    const int r = m_tile * 16 + rr, t = r / p.group, i = r % p.group;
+    return (static_cast<long long>(b) * p.q_tokens + t) * p.q_heads + h * p.group + i;
+  };
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {
+    l_run[k] += __shfl_xor_sync(0xffffffffu, l_run[k], 1);
+    l_run[k] += __shfl_xor_sync(0xffffffffu, l_run[k], 2);
+    const int rr = g + 8 * k;
+    if (rr >= rows_here) continue;
+    const long long grow = global_row(rr);
+    const float inv = l_run[k] > 0.f ? 1.f / l_run[k] : 0.f;
+    float* out = direct ? p.o + grow * D
+                        : p.part_o + (split * static_cast<long long>(p.rows_total) + grow) * D;
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      *reinterpret_cast<float2*>(out + n * 8 + 2 * tq) =
+          make_float2(acc[n][2 * k] * inv, acc[n][2 * k + 1] * inv);
+    }
+    if (tq == 0) {
+      const float lse = l_run[k] > 0.f ? (m_run[k] + log2f(l_run[k])) * detail::kLn2 : -INFINITY;
+      if (direct)
+        p.lse[grow] = lse;
+      else
+        p.part_lse[split * static_cast<long long>(p.rows_total) + grow] = lse;
+    }
+  }
+  if (direct) return;
+  // Count the split: lane 0's release covers the warp's writes (ordered before it by __syncwarp);
+  // its acquire, the reads of the last warp after the next __syncwarp.
+  __syncwarp();
+  unsigned last = 0;
+  if (lane == 0) {
+    unsigned* counter =
+        p.counters + (static_cast<long long>(b) * p.kv_heads + h) * p.m_tiles + m_tile;
+    last = atomic_add_acq_rel(counter, 1u) == static_cast<unsigned>(splits - 1);
+    if (last) *counter = 0u;  // ready for the next launch
+  }
+  last = __shfl_sync(0xffffffffu, last, 0);
+  __syncwarp();
+  if (!last) return;
+  for (int rr = 0; rr < rows_here; ++rr) {
+    const long long grow = global_row(rr);
+    merge_row_warp(SplitParts<D>{&p, grow}, splits, D, p.o + grow * D, p.lse + grow);
+  }
+}
+
 // Call after every warp's copies are waited for and a __syncthreads (smem is reused).
 // m_run, l_run: this thread's rows g and g + 8 (base-2 max, sum over its quad not yet reduced);
 // acc: its mma C fragments of O [16][D].
