@@ -14,7 +14,7 @@ namespace {
 constexpr int kMaxSplits = 256;
 
 struct Launch {
-  int tile = 0, occupancy = 0, heads_per_cta = 1;
+  int tile = 0, occupancy = 0;
   void (*run)(const cuda::DecodeParams&, dim3, cudaStream_t, bool pdl) = nullptr;
 };
 
@@ -52,18 +52,16 @@ int occupancy(Kernel kernel, int threads, int smem_bytes) {
 
 // The per-warp pipeline kernel (decode_warp_kernel.cuh, the default), splits planned in 16-key
 // steps (or in rounds of all warps: `round_plan`).
-template <int D, class T, int kW = (D <= 128 ? 4 : 2), int kBudgetKiB = 96, bool kL2 = false,
-          int kHpc = 1>
+template <int D, class T, int kW = (D <= 128 ? 4 : 2), int kBudgetKiB = 96, bool kL2 = false>
 Launch launch_warp(bool round_plan = false) {
   using Tr = cuda::WarpTraits<D, kW, kBudgetKiB>;
-  static const int occ = occupancy(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2, kHpc>,
-                                   Tr::kThreads, Tr::kSmemBytes);
+  static const int occ =
+      occupancy(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>, Tr::kThreads, Tr::kSmemBytes);
   Launch l;
   l.tile = round_plan ? 16 * kW : 16;
   l.occupancy = occ;
-  l.heads_per_cta = kHpc;
   l.run = [](const cuda::DecodeParams& p, dim3 grid, cudaStream_t s, bool pdl) {
-    launch_kernel(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2, kHpc>, grid, Tr::kThreads,
+    launch_kernel(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>, grid, Tr::kThreads,
                   Tr::kSmemBytes, s, pdl, p);
   };
   return l;
@@ -85,39 +83,24 @@ bool use_pdl() {
   return pdl;
 }
 
-// Experiment (KVTIER_ATTN_GPU_HEADS=1, sm_90, head_dim 128, kv heads a multiple of 8): CTAs of 8
-// warps, one a kv head, in 192 KiB of shared memory, so a step reads a block's K and V of 8 heads.
-bool use_heads_per_cta(int kv_heads) {
-  static const bool on = [] {
-    int device = 0, major = 0;
-    KVT_CUDA_CHECK(cudaGetDevice(&device));
-    KVT_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-    return major >= 9 && env_or("KVTIER_ATTN_GPU_HEADS", "0") == "1";
-  }();
-  return on && kv_heads % 8 == 0;
-}
-
 template <int D, class T>
-Launch launch_for(int kv_heads) {
-  if constexpr (D == 128) {
-    if (use_heads_per_cta(kv_heads)) return launch_warp<D, T, 8, 192, false, 8>();
-  }
+Launch launch_for() {
   return launch_warp<D, T>();
 }
 
 template <class T>
-Launch launch_for_dim(int d, int kv_heads) {
+Launch launch_for_dim(int d) {
   switch (d) {
     case 64:
-      return launch_for<64, T>(kv_heads);
+      return launch_for<64, T>();
     case 80:
-      return launch_for<80, T>(kv_heads);
+      return launch_for<80, T>();
     case 96:
-      return launch_for<96, T>(kv_heads);
+      return launch_for<96, T>();
     case 128:
-      return launch_for<128, T>(kv_heads);
+      return launch_for<128, T>();
     case 256:
-      return launch_for<256, T>(kv_heads);
+      return launch_for<256, T>();
   }
   throw InvalidArgument("attention: head_dim " + std::to_string(d) + " has no GPU kernel");
 }
@@ -137,14 +120,13 @@ GpuDecoder::~GpuDecoder() = default;
 void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   validate(a, true);
   const DecodeShape& s = a.shape;
-  const Launch l = s.dtype == DType::kBF16 ? launch_for_dim<__nv_bfloat16>(s.head_dim, s.kv_heads)
-                                           : launch_for_dim<__half>(s.head_dim, s.kv_heads);
-  const int head_groups = s.kv_heads / l.heads_per_cta;
+  const Launch l = s.dtype == DType::kBF16 ? launch_for_dim<__nv_bfloat16>(s.head_dim)
+                                           : launch_for_dim<__half>(s.head_dim);
   const int rows = s.q_tokens * s.group(), m_tiles = (rows + 15) / 16;
   const auto lens = a.host_seq_lens;
   long long total_tiles = 0;
   for (int len : lens) total_tiles += (len + l.tile - 1) / l.tile;
-  total_tiles *= static_cast<long long>(head_groups) * m_tiles;
+  total_tiles *= static_cast<long long>(s.kv_heads) * m_tiles;
   const long long slots = static_cast<long long>(sms_) * l.occupancy;
 
   cuda::DecodeParams p{};
@@ -203,7 +185,7 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   p.rows_total = static_cast<int>(rows_total);
   p.scale_log2 = s.scale * detail::kLog2e;
   p.causal = s.causal ? 1 : 0;
-  const dim3 grid(m_tiles * head_groups, max_splits, s.batch);
+  const dim3 grid(m_tiles * s.kv_heads, max_splits, s.batch);
   last_grid_ctas_ = static_cast<long long>(grid.x) * grid.y * grid.z;
   static_assert(cuda::kTraceWords == GpuDecoder::kTraceWords);
   if (trace_ && static_cast<std::size_t>(last_grid_ctas_) * kTraceWords > trace_words_) {
@@ -215,8 +197,6 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   static const int interleave = env_or("KVTIER_ATTN_GPU_INTERLEAVE", "1") == "0" ? 0 : 1;
   p.interleave = interleave;
   p.kv_ready = a.kv_ready ? 1 : 0;
-  static const int lockstep = env_or("KVTIER_ATTN_GPU_LOCKSTEP", "0") == "1" ? 1 : 0;
-  p.lockstep = lockstep;
   l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()), use_pdl());
 }
 

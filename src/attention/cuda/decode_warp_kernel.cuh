@@ -60,22 +60,15 @@ struct WarpTraits {
 };
 
 // Splits are planned in units of p.plan_keys keys (a multiple of 16).
-// kHpc: kv heads a CTA. 1: every warp works on the CTA's one head (warps merged at the end).
-// kW (one warp a head): warp w works on head w of the CTA's group of kW heads, so a step of the
-// CTA reads the same block of every head at once (contiguous K and V of all of them).
-template <int D, class T, int kW, int kBudgetKiB, bool kL2Hint, int kHpc = 1>
+template <int D, class T, int kW, int kBudgetKiB, bool kL2Hint>
 __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
     decode_warp_kernel(const DecodeParams p) {
   using Tr = WarpTraits<D, kW, kBudgetKiB>;
-  static_assert(kHpc == 1 || kHpc == kW, "one head a CTA, or one warp a head");
-  constexpr int kWh = kW / kHpc;  // warps a head
   extern __shared__ __align__(128) unsigned char smem[];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
-  // Grid: x = m_tile * head groups + group (heads fastest: CTAs that run together read the same
-  // blocks), y = split, z = sequence.
-  const int groups = p.kv_heads / kHpc, wh = warp / kHpc;  // wh: this warp among its head's
-  const int h = (blockIdx.x % groups) * kHpc + warp % kHpc, m_tile = blockIdx.x / groups;
-  const int split = blockIdx.y;
+  // Grid: x = m_tile * kv_heads + h (heads fastest: CTAs that run together read the same blocks),
+  // y = split, z = sequence.
+  const int h = blockIdx.x % p.kv_heads, m_tile = blockIdx.x / p.kv_heads, split = blockIdx.y;
   const int b = blockIdx.z;
   // Programmatic dependent launch (sm_90): the next grid in the stream may be scheduled now (its
   // CTAs take the SM slots ours free, and wait at their own grid_dependency_wait); ours waits for
@@ -126,10 +119,10 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
   constexpr int S = Tr::kStages;
   const int n_steps = (cta_end + 15) / 16;
   const int unit = p.plan_keys / 16;  // steps a planning unit
-  int first = split * kWh + wh, stride = splits * kWh, end = n_steps;
+  int first = split * Tr::kWarps + warp, stride = splits * Tr::kWarps, end = n_steps;
   if (!p.interleave) {
-    first = split * per * unit + wh;
-    stride = kWh;
+    first = split * per * unit + warp;
+    stride = Tr::kWarps;
     end = min(n_steps, (split + 1) * per * unit);
   }
   int ids[S + 1];  // steps it .. it + S of this warp (end or more: none)
@@ -226,9 +219,6 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
 
   for (int it = 0; ids[0] < end; ++it) {
     const int slot = it % S;
-    // Lockstep (one warp a head, every warp the same steps): the CTA issues each step of all its
-    // heads together.
-    if (kHpc > 1 && p.lockstep) __syncthreads();
     // Step it + S - 1 goes into the slot of step it - 1 (done: __syncwarp below). Preloaded:
     // it is in flight already, and with no new group the wait below is still for step it.
     if (!preloaded) {
@@ -334,13 +324,8 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
   __syncthreads();
   trace_marks(p, kTraceLoopDone, kTraceLoopDone);
 
-  if constexpr (kHpc == 1) {
-    finish_cta<D, Tr::kWarps, Tr::kSmemBytes>(p, smem, m_run, l_run, acc, b, h, m_tile, split,
-                                              splits);
-  } else {
-    trace_marks(p, kTraceWritten, kTraceDone);  // one mark for the warps' own ends
-    finish_warp<D>(p, m_run, l_run, acc, b, h, m_tile, split, splits);
-  }
+  finish_cta<D, Tr::kWarps, Tr::kSmemBytes>(p, smem, m_run, l_run, acc, b, h, m_tile, split,
+                                            splits);
 }
 
 }  // namespace kvtier::attention::cuda
