@@ -85,10 +85,6 @@ bool use_pdl() {
 
 template <int D, class T>
 Launch launch_for() {
-  static const bool l2 = env_or("KVTIER_ATTN_GPU_L2HINT", "0") == "1";  // experiment
-  if constexpr (D == 128) {
-    if (l2) return launch_warp<D, T, 4, 96, true>();
-  }
   return launch_warp<D, T>();
 }
 
@@ -201,8 +197,6 @@ void GpuDecoder::run(const DecodeArgs& a, Stream& stream) {
   static const int interleave = env_or("KVTIER_ATTN_GPU_INTERLEAVE", "1") == "0" ? 0 : 1;
   p.interleave = interleave;
   p.kv_ready = a.kv_ready ? 1 : 0;
-  static const int kfirst = env_or("KVTIER_ATTN_GPU_KFIRST", "0") == "1" ? 1 : 0;  // experiment
-  p.kfirst = kfirst;
   l.run(p, grid, static_cast<cudaStream_t>(stream.native_handle()), use_pdl());
 }
 

@@ -30,7 +30,6 @@ struct DecodeParams {
   int plan_keys;   // keys a planning unit (16: one step of a warp)
   int interleave;  // 1: the warps of all splits of a head interleave over its steps
   int kv_ready;    // 1: K/V and tables may be read before the grid dependency wait (DecodeArgs)
-  int kfirst;      // experiment: a step's K copies issued before its V copies
   // Timeline of the launch (GpuDecoder::set_trace), or null: thread 0 of CTA c writes
   // trace[c * kTraceWords + k], the %globaltimer (ns) at mark k, then its SM id and 1 where it
   // merged the splits, 2 where it had no work. The entry mark is written before the grid

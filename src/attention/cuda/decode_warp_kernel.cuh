@@ -149,21 +149,6 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
     const char* k_lo = lo + h * p.head_bytes;
     const char* k_hi = hi + h * p.head_bytes;
     const long long kv = static_cast<long long>(p.kv_heads) * p.head_bytes;
-    if (p.kfirst) {
-#pragma unroll
-      for (int kv_part = 0; kv_part < 2; ++kv_part) {
-#pragma unroll
-        for (int k = 0; k < Tr::kIters; ++k) {
-          const int c = lane + 32 * k, row = c / Tr::kChunks, ch = c % Tr::kChunks;
-          const bool ok = tok + row < cta_end;
-          const char* src = ok ? (row < 8 ? k_lo : k_hi) + (row & 7) * (D * 2) + ch * 16 : k_lo;
-          const int off = chunk_index<D>(row, ch) * 16;
-          cp_async16<kL2Hint>((kv_part ? v_base : k_base) + off, src + (kv_part ? kv : 0),
-                              ok ? 16 : 0);
-        }
-      }
-      return;
-    }
 #pragma unroll
     for (int k = 0; k < Tr::kIters; ++k) {
       const int c = lane + 32 * k, row = c / Tr::kChunks, ch = c % Tr::kChunks;
