@@ -50,18 +50,17 @@ int occupancy(Kernel kernel, int threads, int smem_bytes) {
   return std::max(1, n);
 }
 
-// The per-warp pipeline kernel (decode_warp_kernel.cuh, the default), splits planned in 16-key
-// steps (or in rounds of all warps: `round_plan`).
-template <int D, class T, int kW = (D <= 128 ? 4 : 2), int kBudgetKiB = 96, bool kL2 = false>
-Launch launch_warp(bool round_plan = false) {
+// The per-warp pipeline kernel (decode_warp_kernel.cuh), splits planned in 16-key steps.
+template <int D, class T, int kW = (D <= 128 ? 4 : 2), int kBudgetKiB = 96>
+Launch launch_warp() {
   using Tr = cuda::WarpTraits<D, kW, kBudgetKiB>;
   static const int occ =
-      occupancy(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>, Tr::kThreads, Tr::kSmemBytes);
+      occupancy(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB>, Tr::kThreads, Tr::kSmemBytes);
   Launch l;
-  l.tile = round_plan ? 16 * kW : 16;
+  l.tile = 16;
   l.occupancy = occ;
   l.run = [](const cuda::DecodeParams& p, dim3 grid, cudaStream_t s, bool pdl) {
-    launch_kernel(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB, kL2>, grid, Tr::kThreads,
+    launch_kernel(cuda::decode_warp_kernel<D, T, kW, kBudgetKiB>, grid, Tr::kThreads,
                   Tr::kSmemBytes, s, pdl, p);
   };
   return l;

@@ -60,7 +60,7 @@ struct WarpTraits {
 };
 
 // Splits are planned in units of p.plan_keys keys (a multiple of 16).
-template <int D, class T, int kW, int kBudgetKiB, bool kL2Hint>
+template <int D, class T, int kW, int kBudgetKiB>
 __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
     decode_warp_kernel(const DecodeParams p) {
   using Tr = WarpTraits<D, kW, kBudgetKiB>;
@@ -155,8 +155,8 @@ __global__ void __launch_bounds__(WarpTraits<D, kW, kBudgetKiB>::kThreads)
       const bool ok = tok + row < cta_end;
       const char* src = ok ? (row < 8 ? k_lo : k_hi) + (row & 7) * (D * 2) + ch * 16 : k_lo;
       const int off = chunk_index<D>(row, ch) * 16;
-      cp_async16<kL2Hint>(k_base + off, src, ok ? 16 : 0);
-      cp_async16<kL2Hint>(v_base + off, src + kv, ok ? 16 : 0);
+      cp_async16(k_base + off, src, ok ? 16 : 0);
+      cp_async16(v_base + off, src + kv, ok ? 16 : 0);
     }
   };
 

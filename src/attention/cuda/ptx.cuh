@@ -14,16 +14,10 @@ __device__ __forceinline__ std::uint32_t smem_addr(const void* p) {
 }
 
 // 16-byte global -> shared copy; src_bytes = 0 fills the 16 bytes with zeros and reads nothing.
-// kL2Hint: ask L2 to fetch the 256-byte span around the line.
-template <bool kL2Hint = false>
+// (The .L2::256B prefetch hint made batch 32 10% slower: docs/attention-notes.md, item 28.)
 __device__ __forceinline__ void cp_async16(std::uint32_t dst, const void* src, int src_bytes) {
-  if constexpr (kL2Hint) {
-    asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-                 "r"(src_bytes));
-  } else {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-                 "r"(src_bytes));
-  }
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(src_bytes));
 }
 // Asks L2 to fetch the 128-byte line holding `p` (no register, no wait).
 __device__ __forceinline__ void prefetch_l2(const void* p) {
