@@ -218,8 +218,8 @@ double aggregate(const std::vector<double>& v, std::size_t from) {
 // The store's aggregate over the steady rounds against the raw aggregate of the request size that
 // did best in them: one pass of each a round, interleaved, so a device that swings between rounds
 // weighs on both alike and neither side gets more draws. The figure the 0.90 bar is judged by.
-double aggregate_ratio(const std::vector<double>& store, const std::vector<std::vector<double>>& raw,
-                       std::size_t from) {
+double aggregate_ratio(const std::vector<double>& store,
+                       const std::vector<std::vector<double>>& raw, std::size_t from) {
   double ceiling = 0;
   for (const auto& v : raw) ceiling = std::max(ceiling, aggregate(v, from));
   return aggregate(store, from) / ceiling;
@@ -419,7 +419,8 @@ int run_disk(const DiskOptions& o) {
   std::cout << "\nratio to the same round's best raw pass, median (range) of the "
             << (from == 1 ? "steady rounds" : "rounds") << ": write " << paired_text(pw) << ", read "
             << paired_text(pr) << ", layer reads " << paired_text(pl) << "\n";
-  const double aw = aggregate_ratio(store_w, raw_w, from), ar = aggregate_ratio(store_r, raw_r, from),
+  const double aw = aggregate_ratio(store_w, raw_w, from),
+               ar = aggregate_ratio(store_r, raw_r, from),
                al = aggregate_ratio(store_l, raw_r, from);
   std::cout << "ratio of the " << (from == 1 ? "steady rounds" : "rounds")
             << " taken together (bytes over summed time; raw: its best request size): write "
