@@ -4,11 +4,14 @@
 // ModelChecker. Fixed seeds; a failure prints the seed and the step.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "block_model_checker.h"
 #include "kvtier/core/error.h"
@@ -272,14 +275,22 @@ constexpr ModelConfig kConfigs[] = {
     {"gpu only", {10, 0, 0}, 2, 2, false},
     {"gpu+disk, no sink", {6, 0, 20}, 0, 1, true},
 };
-constexpr std::uint64_t kSeeds[] = {1, 2, 3, 4};
 constexpr int kOpsPerRun = 6000;  // 5 configs x 4 seeds x 6000 = 120,000 operations
+
+// Seeds 1..4, or 1..N with KVTIER_MODEL_SEEDS=N (a longer soak by hand; CI runs the default).
+std::vector<std::uint64_t> seeds() {
+  const char* env = std::getenv("KVTIER_MODEL_SEEDS");
+  const long n = env ? std::strtol(env, nullptr, 10) : 4;
+  std::vector<std::uint64_t> v;
+  for (long i = 1; i <= std::max(n, 1L); ++i) v.push_back(static_cast<std::uint64_t>(i));
+  return v;
+}
 
 TEST(BlockManagerModel, RandomOperationsKeepEveryInvariant) {
   RunTotals sum;
   const auto t0 = std::chrono::steady_clock::now();
   for (const ModelConfig& cfg : kConfigs) {
-    for (std::uint64_t seed : kSeeds) {
+    for (std::uint64_t seed : seeds()) {
       SCOPED_TRACE(std::string("config '") + cfg.name + "', seed " + std::to_string(seed));
       ModelRun run(cfg, seed);
       const RunTotals t = run.run(kOpsPerRun);
