@@ -1,6 +1,6 @@
 // Randomized model-based test of the disk store, on both I/O engines: random batches of writes
 // (slots chosen by the store, explicit slots, hashes new and already stored), whole-block and
-// layer-group reads, removals, damage to headers and payload layers (bytes flipped in the slot
+// layer-group reads, reads and writes in flight together, removals, damage to headers and payload layers (bytes flipped in the slot
 // files while the store is open) and reopens, against a model of what every slot holds on disk
 // and what is published. After every step: entries() equals the model, every read returns the
 // exact bytes or the predicted Corruption, and the counters agree. No read may ever return wrong
@@ -39,7 +39,7 @@ struct OnDisk {
 // What a run exercised: the test also checks that every kind of event happened.
 struct Totals {
   std::uint64_t writes = 0, already = 0, full = 0, moved = 0, reads = 0, layer_reads = 0,
-                caught = 0, reopens = 0, ghosts_found = 0, duplicates = 0, dropped_at_open = 0;
+                caught = 0, removed_in_flight = 0, reopens = 0, ghosts_found = 0, duplicates = 0, dropped_at_open = 0;
 };
 
 unsigned long long ull(std::uint64_t v) { return v; }
@@ -76,8 +76,10 @@ class DiskStoreModel : public ::testing::TestWithParam<DiskIoMode> {
         write_auto_batch();
       } else if (op < 34) {
         write_explicit();
-      } else if (op < 54) {
+      } else if (op < 46) {
         read_batch();
+      } else if (op < 54) {
+        mixed_batch();
       } else if (op < 66) {
         read_layers();
       } else if (op < 84) {
@@ -222,6 +224,83 @@ class DiskStoreModel : public ::testing::TestWithParam<DiskIoMode> {
     }
   }
 
+  // Reads and writes in flight together: 1-2 reads of stored blocks, one of them removed while
+  // its read is in flight (the read still returns the exact bytes; the slot is freed only when
+  // it is done), then 1-2 writes of new blocks. The store may or may not find the removed slot
+  // free yet: a write takes the lowest free slot of either view.
+  void mixed_batch() {
+    last_op_ = "mixed batch";
+    // Intact blocks only: a damaged one is dropped and its slot freed when its read completes,
+    // which may be before or after the writes below choose their slots.
+    std::vector<std::pair<Hash128, SlotIndex>> reads;
+    for (const auto& [h, s] : published_)
+      if (disk_[s]->damage == -1) reads.emplace_back(h, s);
+    if (reads.empty()) return;
+    std::shuffle(reads.begin(), reads.end(), rng_);
+    reads.resize(std::min<std::size_t>(reads.size(), 1 + pick(2)));
+    std::deque<Aligned> bufs;
+    std::vector<DiskFuture> rf;
+    for (const auto& [h, s] : reads) {
+      bufs.emplace_back(store_->slot_bytes());
+      rf.push_back(store_->read_async(h, bufs.back().data));
+    }
+    const bool removed = pick(2) == 0;
+    if (removed) {
+      EXPECT_TRUE(store_->remove(reads[0].first)) << where();
+      published_.erase(reads[0].first);
+    }
+    std::vector<bool> taken(kSlots);
+    for (const auto& [h, s] : published_) taken[s] = true;
+    const auto lowest_free = [&](SlotIndex also_taken) -> std::optional<SlotIndex> {
+      for (SlotIndex s = 0; s < kSlots; ++s)
+        if (!taken[s] && s != also_taken) return s;
+      return std::nullopt;
+    };
+    std::vector<std::pair<Hash128, std::uint32_t>> writes;
+    std::vector<DiskFuture> wf;
+    for (int i = 1 + pick(2); i > 0; --i) {
+      const Hash128 h = block_hash(next_id_++);
+      writes.emplace_back(h, some_tokens());
+      bufs.emplace_back(store_->slot_bytes());
+      fill_block(h, bufs.back().data, bufs.back().bytes);
+      wf.push_back(store_->write_async(h, bufs.back().data, writes.back().second));
+    }
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+      const auto [h, s] = reads[i];
+      if (i == 0 && removed) {  // removed while in flight: still the exact bytes
+        published_[h] = s;      // (expect_read's bookkeeping), unpublished again after
+        expect_read(h, s, rf[i].error(), bufs[i].data, 0, tiny().layers, false);
+        published_.erase(h);
+        ++totals_.removed_in_flight;
+        continue;
+      }
+      expect_read(h, s, rf[i].error(), bufs[i].data, 0, tiny().layers, false);
+    }
+    const SlotIndex busy = removed ? reads[0].second : kNoSlot;
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+      const auto [h, tokens] = writes[i];
+      const std::optional<SlotIndex> a = lowest_free(kNoSlot), b = lowest_free(busy);
+      const std::exception_ptr e = wf[i].error();
+      if (!b && !a) {
+        EXPECT_TRUE(e) << where() << ": a write into a full store succeeded";
+        ++totals_.full;
+        continue;
+      }
+      if (e && !b) {  // full in the store's view: the removed slot was not free yet
+        EXPECT_THROW(std::rethrow_exception(e), OutOfMemory) << where();
+        ++totals_.full;
+        continue;
+      }
+      ASSERT_FALSE(e) << where() << ": write failed";
+      const SlotIndex got = wf[i].slot();
+      ASSERT_TRUE(got == a || got == b) << where() << ": wrote slot " << got;
+      taken[got] = true;
+      disk_[got] = OnDisk{h, tokens, -1};
+      published_[h] = got;
+      ++totals_.writes;
+    }
+  }
+
   // A group of consecutive layers of a published block: verified against the index's checksums
   // (the header is not read), so only damage within the group is caught.
   void read_layers() {
@@ -357,14 +436,14 @@ TEST_P(DiskStoreModel, RandomOperationsNeverServeWrongBytes) {
   const Totals& t = totals_;
   std::printf("[disk model] %llu writes (%llu moved a stored hash), %llu already stored, %llu "
               "refused as full, %llu whole and %llu layer reads exact, %llu damaged reads caught, "
-              "%llu reopens (%llu blocks found at another slot or again after removal, %llu "
+              "%llu reads of blocks removed in flight, %llu reopens (%llu blocks found at another slot or again after removal, %llu "
               "duplicates, %llu damaged headers dropped)\n",
               ull(t.writes), ull(t.moved), ull(t.already), ull(t.full), ull(t.reads),
-              ull(t.layer_reads), ull(t.caught), ull(t.reopens), ull(t.ghosts_found),
+              ull(t.layer_reads), ull(t.caught), ull(t.removed_in_flight), ull(t.reopens), ull(t.ghosts_found),
               ull(t.duplicates), ull(t.dropped_at_open));
   // The run reached every kind of event the model predicts.
   for (std::uint64_t n : {t.writes, t.moved, t.already, t.full, t.reads, t.layer_reads, t.caught,
-                          t.reopens, t.ghosts_found, t.duplicates, t.dropped_at_open}) {
+                          t.removed_in_flight, t.reopens, t.ghosts_found, t.duplicates, t.dropped_at_open}) {
     EXPECT_GT(n, 0u);
   }
 }
