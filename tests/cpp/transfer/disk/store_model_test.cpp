@@ -1,10 +1,11 @@
 // Randomized model-based test of the disk store, on both I/O engines: random batches of writes
 // (slots chosen by the store, explicit slots, hashes new and already stored), whole-block and
-// layer-group reads, reads and writes in flight together, removals, damage to headers and payload layers (bytes flipped in the slot
-// files while the store is open) and reopens, against a model of what every slot holds on disk
-// and what is published. After every step: entries() equals the model, every read returns the
-// exact bytes or the predicted Corruption, and the counters agree. No read may ever return wrong
-// bytes. Fixed seeds (KVTIER_MODEL_SEEDS=N runs seeds 1..N); a failure names seed and step.
+// layer-group reads, reads and writes in flight together, removals, damage to headers and payload
+// layers (bytes flipped in the slot files while the store is open) and reopens, against a model of
+// what every slot holds on disk and what is published. After every step: entries() equals the
+// model, every read returns the exact bytes or the predicted Corruption, and the counters agree. No
+// read may ever return wrong bytes. Fixed seeds (KVTIER_MODEL_SEEDS=N runs seeds 1..N); a failure
+// names seed and step.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,7 +40,8 @@ struct OnDisk {
 // What a run exercised: the test also checks that every kind of event happened.
 struct Totals {
   std::uint64_t writes = 0, already = 0, full = 0, moved = 0, reads = 0, layer_reads = 0,
-                caught = 0, removed_in_flight = 0, reopens = 0, ghosts_found = 0, duplicates = 0, dropped_at_open = 0;
+                caught = 0, removed_in_flight = 0, reopens = 0, ghosts_found = 0, duplicates = 0,
+                dropped_at_open = 0;
 };
 
 unsigned long long ull(std::uint64_t v) { return v; }
@@ -96,9 +98,7 @@ class DiskStoreModel : public ::testing::TestWithParam<DiskIoMode> {
 
  private:
   int pick(int n) { return static_cast<int>(rng_() % static_cast<std::uint64_t>(n)); }
-  std::string where() const {
-    return "step " + std::to_string(step_) + " (" + last_op_ + ")";
-  }
+  std::string where() const { return "step " + std::to_string(step_) + " (" + last_op_ + ")"; }
 
   // A hash: mostly new ones, sometimes one the store has or had (content-addressed: the same
   // hash always carries the same bytes, fill_block).
@@ -108,9 +108,7 @@ class DiskStoreModel : public ::testing::TestWithParam<DiskIoMode> {
   }
   std::uint32_t some_tokens() { return 1 + static_cast<std::uint32_t>(pick(16)); }
 
-  void open() {
-    store_ = DiskStore::open(tiny(), options(dir_, kSlots, kPerFile, GetParam()));
-  }
+  void open() { store_ = DiskStore::open(tiny(), options(dir_, kSlots, kPerFile, GetParam())); }
 
   std::optional<SlotIndex> slot_of(const Hash128& h) const {
     auto it = published_.find(h);
@@ -434,16 +432,19 @@ TEST_P(DiskStoreModel, RandomOperationsNeverServeWrongBytes) {
     if (HasFailure()) return;
   }
   const Totals& t = totals_;
-  std::printf("[disk model] %llu writes (%llu moved a stored hash), %llu already stored, %llu "
-              "refused as full, %llu whole and %llu layer reads exact, %llu damaged reads caught, "
-              "%llu reads of blocks removed in flight, %llu reopens (%llu blocks found at another slot or again after removal, %llu "
-              "duplicates, %llu damaged headers dropped)\n",
-              ull(t.writes), ull(t.moved), ull(t.already), ull(t.full), ull(t.reads),
-              ull(t.layer_reads), ull(t.caught), ull(t.removed_in_flight), ull(t.reopens), ull(t.ghosts_found),
-              ull(t.duplicates), ull(t.dropped_at_open));
+  std::printf(
+      "[disk model] %llu writes (%llu moved a stored hash), %llu already stored, %llu "
+      "refused as full, %llu whole and %llu layer reads exact, %llu damaged reads caught, "
+      "%llu reads of blocks removed in flight, %llu reopens (%llu blocks found at another slot or "
+      "again after removal, %llu "
+      "duplicates, %llu damaged headers dropped)\n",
+      ull(t.writes), ull(t.moved), ull(t.already), ull(t.full), ull(t.reads), ull(t.layer_reads),
+      ull(t.caught), ull(t.removed_in_flight), ull(t.reopens), ull(t.ghosts_found),
+      ull(t.duplicates), ull(t.dropped_at_open));
   // The run reached every kind of event the model predicts.
-  for (std::uint64_t n : {t.writes, t.moved, t.already, t.full, t.reads, t.layer_reads, t.caught,
-                          t.removed_in_flight, t.reopens, t.ghosts_found, t.duplicates, t.dropped_at_open}) {
+  for (std::uint64_t n :
+       {t.writes, t.moved, t.already, t.full, t.reads, t.layer_reads, t.caught, t.removed_in_flight,
+        t.reopens, t.ghosts_found, t.duplicates, t.dropped_at_open}) {
     EXPECT_GT(n, 0u);
   }
 }
