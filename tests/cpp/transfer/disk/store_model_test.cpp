@@ -114,11 +114,6 @@ class DiskStoreModel : public ::testing::TestWithParam<DiskIoMode> {
     auto it = published_.find(h);
     return it == published_.end() ? std::nullopt : std::optional<SlotIndex>(it->second);
   }
-  bool is_published_slot(SlotIndex s) const {
-    for (const auto& [h, slot] : published_)
-      if (slot == s) return true;
-    return false;
-  }
 
   // Writes 1-3 blocks at once into slots the store chooses: the lowest free slot each, or
   // OutOfMemory when none is left; a hash already published completes at once, where it is.
@@ -158,6 +153,7 @@ class DiskStoreModel : public ::testing::TestWithParam<DiskIoMode> {
       p.f = store_->write_async(p.hash, bufs.back().data, p.tokens);
       batch.push_back(p);
     }
+    for (Pending& p : batch) p.f.error();  // all done before any check may return early
     for (Pending& p : batch) {
       const std::exception_ptr e = p.f.error();
       if (!p.want) {
@@ -216,6 +212,7 @@ class DiskStoreModel : public ::testing::TestWithParam<DiskIoMode> {
       bufs.emplace_back(store_->slot_bytes());
       fs.push_back(store_->read_async(h, bufs.back().data));
     }
+    for (const DiskFuture& f : fs) f.error();  // all done before any check may return early
     for (std::size_t i = 0; i < all.size(); ++i) {
       const auto [h, s] = all[i];
       expect_read(h, s, fs[i].error(), bufs[i].data, 0, tiny().layers, disk_[s]->damage != -1);
@@ -263,6 +260,8 @@ class DiskStoreModel : public ::testing::TestWithParam<DiskIoMode> {
       fill_block(h, bufs.back().data, bufs.back().bytes);
       wf.push_back(store_->write_async(h, bufs.back().data, writes.back().second));
     }
+    for (const DiskFuture& f : rf) f.error();  // all done before any check may return early
+    for (const DiskFuture& f : wf) f.error();
     for (std::size_t i = 0; i < reads.size(); ++i) {
       const auto [h, s] = reads[i];
       if (i == 0 && removed) {  // removed while in flight: still the exact bytes
