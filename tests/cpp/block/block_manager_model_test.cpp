@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -15,6 +14,7 @@
 
 #include "block_model_checker.h"
 #include "kvtier/core/error.h"
+#include "model_seeds.h"
 
 namespace kvtier::testing {
 namespace {
@@ -277,20 +277,11 @@ constexpr ModelConfig kConfigs[] = {
 };
 constexpr int kOpsPerRun = 6000;  // 5 configs x 4 seeds x 6000 = 120,000 operations
 
-// Seeds 1..4, or 1..N with KVTIER_MODEL_SEEDS=N (a longer soak by hand; CI runs the default).
-std::vector<std::uint64_t> seeds() {
-  const char* env = std::getenv("KVTIER_MODEL_SEEDS");
-  const long n = env ? std::strtol(env, nullptr, 10) : 4;
-  std::vector<std::uint64_t> v;
-  for (long i = 1; i <= std::max(n, 1L); ++i) v.push_back(static_cast<std::uint64_t>(i));
-  return v;
-}
-
 TEST(BlockManagerModel, RandomOperationsKeepEveryInvariant) {
   RunTotals sum;
   const auto t0 = std::chrono::steady_clock::now();
   for (const ModelConfig& cfg : kConfigs) {
-    for (std::uint64_t seed : seeds()) {
+    for (std::uint64_t seed : testing_support::model_seeds(4)) {
       SCOPED_TRACE(std::string("config '") + cfg.name + "', seed " + std::to_string(seed));
       ModelRun run(cfg, seed);
       const RunTotals t = run.run(kOpsPerRun);

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "disk_test_util.h"
+#include "model_seeds.h"
 #include "transfer/disk/io_engine.h"
 
 namespace kvtier::disk_test {
@@ -45,14 +45,6 @@ struct Totals {
 };
 
 unsigned long long ull(std::uint64_t v) { return v; }
-
-std::vector<std::uint64_t> seeds() {
-  const char* env = std::getenv("KVTIER_MODEL_SEEDS");
-  const long n = env ? std::strtol(env, nullptr, 10) : 3;
-  std::vector<std::uint64_t> v;
-  for (long i = 1; i <= std::max(n, 1L); ++i) v.push_back(static_cast<std::uint64_t>(i));
-  return v;
-}
 
 class DiskStoreModel : public ::testing::TestWithParam<DiskIoMode> {
  protected:
@@ -425,7 +417,7 @@ class DiskStoreModel : public ::testing::TestWithParam<DiskIoMode> {
 };
 
 TEST_P(DiskStoreModel, RandomOperationsNeverServeWrongBytes) {
-  for (std::uint64_t seed : seeds()) {
+  for (std::uint64_t seed : testing_support::model_seeds(3)) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     run(seed);
     if (HasFailure()) return;
