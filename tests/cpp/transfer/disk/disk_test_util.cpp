@@ -12,6 +12,8 @@
 #include <deque>
 #include <stdexcept>
 
+#include "transfer/disk/io_engine.h"
+
 extern char** environ;
 
 namespace kvtier::disk_test {
@@ -28,6 +30,13 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   fs::remove_all(path_, ec);
+}
+
+void EngineTest::SetUp() {
+  std::string why;
+  if (GetParam() == DiskIoMode::kUring && !disk::make_uring_engine(1, &why)) {
+    GTEST_SKIP() << "io_uring is not available here: " << why;
+  }
 }
 
 Geometry tiny() { return preset("tiny"); }

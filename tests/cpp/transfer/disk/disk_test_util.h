@@ -36,6 +36,13 @@ inline std::string engine_name(const ::testing::TestParamInfo<DiskIoMode>& info)
   return info.param == DiskIoMode::kUring ? "Uring" : "Threads";
 }
 
+// Base of the suites run with both I/O engines (parameter: the engine): the io_uring instance is
+// skipped, with the reason, where io_uring does not start.
+class EngineTest : public ::testing::TestWithParam<DiskIoMode> {
+ protected:
+  void SetUp() override;
+};
+
 Geometry tiny();
 // The hash of test block number i.
 Hash128 block_hash(std::uint64_t i);

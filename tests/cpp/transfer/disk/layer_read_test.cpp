@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "disk_test_util.h"
-#include "transfer/disk/io_engine.h"
 
 namespace kvtier::disk_test {
 namespace {
@@ -39,14 +38,8 @@ DiskStoreOptions options_for(const Geometry& g, const std::filesystem::path& dir
   return o;
 }
 
-class DiskLayerReadTest : public ::testing::TestWithParam<DiskIoMode> {
+class DiskLayerReadTest : public EngineTest {
  protected:
-  void SetUp() override {
-    std::string why;
-    if (GetParam() == DiskIoMode::kUring && !disk::make_uring_engine(1, &why)) {
-      GTEST_SKIP() << "io_uring is not available here: " << why;
-    }
-  }
   std::unique_ptr<DiskStore> open(const Geometry& g, std::uint64_t slots) {
     return DiskStore::open(g, options_for(g, dir_.store(), slots, GetParam()));
   }

@@ -20,7 +20,6 @@
 
 #include "disk_test_util.h"
 #include "model_seeds.h"
-#include "transfer/disk/io_engine.h"
 
 namespace kvtier::disk_test {
 namespace {
@@ -46,15 +45,8 @@ struct Totals {
 
 unsigned long long ull(std::uint64_t v) { return v; }
 
-class DiskStoreModel : public ::testing::TestWithParam<DiskIoMode> {
+class DiskStoreModel : public EngineTest {
  protected:
-  void SetUp() override {
-    std::string why;
-    if (GetParam() == DiskIoMode::kUring && !disk::make_uring_engine(1, &why)) {
-      GTEST_SKIP() << "io_uring is not available here: " << why;
-    }
-  }
-
   void run(std::uint64_t seed) {
     TempDir dir;
     dir_ = dir.store();

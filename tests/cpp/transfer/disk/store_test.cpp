@@ -9,19 +9,12 @@
 
 #include "disk_test_util.h"
 #include "kvtier/backend/backend.h"
-#include "transfer/disk/io_engine.h"
 
 namespace kvtier::disk_test {
 namespace {
 
-class DiskStoreTest : public ::testing::TestWithParam<DiskIoMode> {
+class DiskStoreTest : public EngineTest {
  protected:
-  void SetUp() override {
-    std::string why;
-    if (GetParam() == DiskIoMode::kUring && !disk::make_uring_engine(1, &why)) {
-      GTEST_SKIP() << "io_uring is not available here: " << why;
-    }
-  }
   std::unique_ptr<DiskStore> open(std::uint64_t slots, std::uint64_t per_file = 0) {
     return DiskStore::open(tiny(), options(dir_.store(), slots, per_file, GetParam()));
   }
